@@ -1,0 +1,153 @@
+//! Cumulative counters and classic-bucket histograms: everything since
+//! start, late events included, aggregatable across instances.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::decode::{Channel, Priority};
+
+/// Bucket upper bounds (seconds) for ticket durations: minutes to weeks.
+pub const TICKET_BUCKETS: &[f64] = &[
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 172800.0, 345600.0,
+    604800.0, 1209600.0,
+];
+/// Bucket upper bounds (seconds) for interaction durations: seconds to hours.
+pub const INTERACTION_BUCKETS: &[f64] = &[
+    5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassicHistogram {
+    /// Per bucket (not cumulative), plus one for +Inf.
+    pub counts: Vec<u64>,
+    pub sum_seconds: f64,
+    pub count: u64,
+}
+
+impl ClassicHistogram {
+    pub fn new(bounds: &[f64]) -> ClassicHistogram {
+        ClassicHistogram {
+            counts: vec![0; bounds.len() + 1],
+            sum_seconds: 0.0,
+            count: 0,
+        }
+    }
+
+    pub fn observe(&mut self, bounds: &[f64], ms: u64) {
+        let seconds = ms as f64 / 1000.0;
+        let bucket = bounds.partition_point(|&upper| upper < seconds);
+        self.counts[bucket] += 1;
+        self.sum_seconds += seconds;
+        self.count += 1;
+    }
+
+    pub fn merge(&mut self, other: &ClassicHistogram) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.sum_seconds += other.sum_seconds;
+        self.count += other.count;
+    }
+}
+
+/// Channel, priority and queue id of a ticket at the time of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TicketDims {
+    pub channel: Channel,
+    pub priority: Priority,
+    pub queue: u16,
+}
+
+/// Queue id and channel of an interaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InteractionDims {
+    pub queue: u16,
+    pub channel: Channel,
+}
+
+/// Ticket and survey counters, all by [`TicketDims`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TicketCounter {
+    Created,
+    Resolved,
+    Reopened,
+    FirstContactResolutions,
+    CsatSatisfied,
+    CsatUnsatisfied,
+    NpsPromoter,
+    NpsPassive,
+    NpsDetractor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum InteractionOutcome {
+    Answered,
+    Abandoned,
+    Blocked,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Cumulative {
+    pub tickets: HashMap<(TicketDims, TicketCounter), u64>,
+    pub ticket_timers: HashMap<(TicketDims, crate::engine::windows::Timer), ClassicHistogram>,
+    pub interactions: HashMap<(InteractionDims, InteractionOutcome), u64>,
+    pub interaction_timers:
+        HashMap<(InteractionDims, crate::engine::windows::Timer), ClassicHistogram>,
+    /// Resolutions by agent label id.
+    pub agent_resolutions: HashMap<u16, u64>,
+}
+
+impl Cumulative {
+    pub fn count_ticket(&mut self, dims: TicketDims, counter: TicketCounter) {
+        *self.tickets.entry((dims, counter)).or_default() += 1;
+    }
+
+    pub fn count_interaction(&mut self, dims: InteractionDims, outcome: InteractionOutcome) {
+        *self.interactions.entry((dims, outcome)).or_default() += 1;
+    }
+
+    pub fn observe_ticket(
+        &mut self,
+        dims: TicketDims,
+        timer: crate::engine::windows::Timer,
+        ms: u64,
+    ) {
+        self.ticket_timers
+            .entry((dims, timer))
+            .or_insert_with(|| ClassicHistogram::new(TICKET_BUCKETS))
+            .observe(TICKET_BUCKETS, ms);
+    }
+
+    pub fn observe_interaction(
+        &mut self,
+        dims: InteractionDims,
+        timer: crate::engine::windows::Timer,
+        ms: u64,
+    ) {
+        self.interaction_timers
+            .entry((dims, timer))
+            .or_insert_with(|| ClassicHistogram::new(INTERACTION_BUCKETS))
+            .observe(INTERACTION_BUCKETS, ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_bounds_are_inclusive() {
+        let mut h = ClassicHistogram::new(INTERACTION_BUCKETS);
+        h.observe(INTERACTION_BUCKETS, 20_000);
+        h.observe(INTERACTION_BUCKETS, 20_001);
+        h.observe(INTERACTION_BUCKETS, 7_200_000);
+        assert_eq!(h.counts[2], 1, "20 s is in le=20");
+        assert_eq!(h.counts[3], 1, "20.001 s is in le=30");
+        assert_eq!(
+            h.counts[INTERACTION_BUCKETS.len()],
+            1,
+            "beyond the last bound is +Inf"
+        );
+    }
+}

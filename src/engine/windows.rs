@@ -1,0 +1,542 @@
+//! Rolling windows (SPEC §3): what one slot counts ([`Tally`]), the
+//! 60-slot epoch-aligned ring ([`Ring`]) and the since-midnight window
+//! ([`Today`]).
+
+use chrono::{NaiveTime, TimeZone};
+use serde::{Deserialize, Serialize};
+
+use crate::config::SLOTS_PER_WINDOW;
+
+/// The duration KPIs that have windowed summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Timer {
+    FirstResponse,
+    NextReply,
+    Resolution,
+    Handle,
+    AnswerWait,
+}
+
+impl Timer {
+    pub const ALL: [Timer; 5] = [
+        Timer::FirstResponse,
+        Timer::NextReply,
+        Timer::Resolution,
+        Timer::Handle,
+        Timer::AnswerWait,
+    ];
+}
+
+/// The counters the windowed ratios are computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Count {
+    Created,
+    Resolved,
+    Reopened,
+    FirstResolutions,
+    FirstContactResolutions,
+    CsatResponses,
+    CsatSatisfied,
+    NpsPromoters,
+    NpsPassives,
+    NpsDetractors,
+    CesSum,
+    CesResponses,
+    IqsSum,
+    IqsReviews,
+    Answered,
+    AnsweredInTime,
+    Abandoned,
+    AbandonedLate,
+    Blocked,
+    SignUps,
+    Churns,
+    BusyMs,
+    OnlineMs,
+}
+
+pub const COUNT_KINDS: usize = 23;
+
+/// A histogram that stores only the HDR buckets it has seen, so that an
+/// empty or sparse slot costs almost nothing. Keys are the lowest value of
+/// each 3-significant-digit HDR bucket, so merging into a real
+/// `hdrhistogram::Histogram` gives exactly the quantiles of the raw values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SparseHistogram {
+    /// (bucket key in ms, count), sorted by key.
+    buckets: Vec<(u64, u64)>,
+    count: u64,
+    sum_ms: u64,
+}
+
+/// Lowest value of the HDR bucket (3 significant digits, unit 1) holding
+/// `v`: values below 2048 are exact; above, each doubling halves precision.
+pub fn hdr_bucket_key(v: u64) -> u64 {
+    let magnitude = 63 - (v | 1).leading_zeros() as i64;
+    let shift = (magnitude - 10).max(0);
+    (v >> shift) << shift
+}
+
+impl SparseHistogram {
+    pub fn record(&mut self, value_ms: u64) {
+        let key = hdr_bucket_key(value_ms);
+        match self.buckets.binary_search_by_key(&key, |&(k, _)| k) {
+            Ok(i) => self.buckets[i].1 += 1,
+            Err(i) => self.buckets.insert(i, (key, 1)),
+        }
+        self.count += 1;
+        self.sum_ms += value_ms;
+    }
+
+    pub fn merge(&mut self, other: &SparseHistogram) {
+        if other.buckets.is_empty() {
+            return;
+        }
+        if self.buckets.is_empty() {
+            self.buckets.extend_from_slice(&other.buckets);
+        } else {
+            // Both are sorted: one linear merge.
+            let mine = std::mem::take(&mut self.buckets);
+            let mut merged = Vec::with_capacity(mine.len() + other.buckets.len());
+            let (mut a, mut b) = (mine.iter().peekable(), other.buckets.iter().peekable());
+            loop {
+                let next = match (a.peek(), b.peek()) {
+                    (Some(&&(ka, na)), Some(&&(kb, nb))) if ka == kb => {
+                        a.next();
+                        b.next();
+                        (ka, na + nb)
+                    }
+                    (Some(&&x), Some(&&y)) => {
+                        if x.0 < y.0 {
+                            a.next();
+                            x
+                        } else {
+                            b.next();
+                            y
+                        }
+                    }
+                    (Some(&&x), None) => {
+                        a.next();
+                        x
+                    }
+                    (None, Some(&&y)) => {
+                        b.next();
+                        y
+                    }
+                    (None, None) => break,
+                };
+                merged.push(next);
+            }
+            self.buckets = merged;
+        }
+        self.count += other.count;
+        self.sum_ms += other.sum_ms;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn sum_ms(&self) -> u64 {
+        self.sum_ms
+    }
+
+    pub fn buckets(&self) -> &[(u64, u64)] {
+        &self.buckets
+    }
+
+    fn clear(&mut self) {
+        self.buckets.clear();
+        self.count = 0;
+        self.sum_ms = 0;
+    }
+}
+
+/// Successes and resolutions with an outcome, for one category.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeTally {
+    pub success: u64,
+    pub total: u64,
+}
+
+/// Everything one slot of one window counts for one scope.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    counts: [u64; COUNT_KINDS],
+    timers: [SparseHistogram; 5],
+    /// Customer id hashes, one per ticket created that names a customer.
+    pub customers: Vec<u64>,
+    /// By category label id.
+    pub outcomes: Vec<(u16, OutcomeTally)>,
+    /// (numerator, denominator) per custom ratio, in config order.
+    pub custom: Vec<[f64; 2]>,
+}
+
+impl Tally {
+    pub fn add(&mut self, count: Count, n: u64) {
+        self.counts[count as usize] += n;
+    }
+
+    pub fn get(&self, count: Count) -> u64 {
+        self.counts[count as usize]
+    }
+
+    pub fn observe(&mut self, timer: Timer, ms: u64) {
+        self.timers[timer as usize].record(ms);
+    }
+
+    pub fn timer(&self, timer: Timer) -> &SparseHistogram {
+        &self.timers[timer as usize]
+    }
+
+    pub fn outcome(&mut self, category: u16, success: bool) {
+        let entry = match self.outcomes.iter_mut().find(|(c, _)| *c == category) {
+            Some((_, tally)) => tally,
+            None => {
+                self.outcomes.push((category, OutcomeTally::default()));
+                &mut self.outcomes.last_mut().expect("just pushed").1
+            }
+        };
+        entry.total += 1;
+        entry.success += success as u64;
+    }
+
+    pub fn custom(&mut self, ratio: usize, side: usize, amount: f64) {
+        if self.custom.len() <= ratio {
+            self.custom.resize(ratio + 1, [0.0; 2]);
+        }
+        self.custom[ratio][side] += amount;
+    }
+
+    /// Adds another tally into this one (window aggregation, shard merge).
+    pub fn merge(&mut self, other: &Tally) {
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in self.timers.iter_mut().zip(&other.timers) {
+            mine.merge(theirs);
+        }
+        self.customers.extend_from_slice(&other.customers);
+        for &(category, tally) in &other.outcomes {
+            match self.outcomes.iter_mut().find(|(c, _)| *c == category) {
+                Some((_, mine)) => {
+                    mine.success += tally.success;
+                    mine.total += tally.total;
+                }
+                None => self.outcomes.push((category, tally)),
+            }
+        }
+        for (ratio, sides) in other.custom.iter().enumerate() {
+            for (side, amount) in sides.iter().enumerate() {
+                self.custom(ratio, side, *amount);
+            }
+        }
+    }
+
+    /// Empties the tally but keeps its allocations, for slot reuse.
+    pub fn clear(&mut self) {
+        self.counts = [0; COUNT_KINDS];
+        self.timers.iter_mut().for_each(SparseHistogram::clear);
+        self.customers.clear();
+        self.outcomes.clear();
+        self.custom.clear();
+    }
+}
+
+/// Slot index of a time for a slot length (floor, also before 1970).
+pub fn slot_of(ts_ms: i64, slot_ms: i64) -> i64 {
+    ts_ms.div_euclid(slot_ms)
+}
+
+/// A rolling window of 60 slots of `length / 60`, aligned to the epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ring {
+    slot_ms: i64,
+    /// (slot index held, tally); position = index mod 60.
+    slots: Vec<(i64, Tally)>,
+}
+
+impl Ring {
+    pub fn new(length_ms: i64) -> Ring {
+        Ring {
+            slot_ms: length_ms / SLOTS_PER_WINDOW,
+            slots: vec![(i64::MIN, Tally::default()); SLOTS_PER_WINDOW as usize],
+        }
+    }
+
+    pub fn slot_ms(&self) -> i64 {
+        self.slot_ms
+    }
+
+    /// First millisecond the window covers at clock `now_ms`.
+    pub fn start_ms(&self, now_ms: i64) -> i64 {
+        (slot_of(now_ms, self.slot_ms) - (SLOTS_PER_WINDOW - 1)) * self.slot_ms
+    }
+
+    /// The tally of the slot holding `ts_ms`, recycling the ring position
+    /// if it held an older slot; `None` when the ring has moved past it.
+    pub fn tally_at(&mut self, ts_ms: i64) -> Option<&mut Tally> {
+        let index = slot_of(ts_ms, self.slot_ms);
+        let position = index.rem_euclid(SLOTS_PER_WINDOW) as usize;
+        let (held, tally) = &mut self.slots[position];
+        if index > *held {
+            *held = index;
+            tally.clear();
+        }
+        (index == *held).then_some(tally)
+    }
+
+    /// Adds the slots covered at clock `now_ms` into `into`.
+    pub fn aggregate(&self, now_ms: i64, into: &mut Tally) {
+        let last = slot_of(now_ms, self.slot_ms);
+        let first = last - (SLOTS_PER_WINDOW - 1);
+        for (index, tally) in &self.slots {
+            if (first..=last).contains(index) {
+                into.merge(tally);
+            }
+        }
+    }
+
+    /// Spreads `[start, end)` over the slots it covers, within one window
+    /// length before `end`, calling `add(tally, overlap_ms)` for each.
+    pub fn spread(&mut self, start_ms: i64, end_ms: i64, mut add: impl FnMut(&mut Tally, u64)) {
+        let window_ms = self.slot_ms * SLOTS_PER_WINDOW;
+        let mut from = start_ms.max(end_ms - window_ms);
+        while from < end_ms {
+            let slot_end = (slot_of(from, self.slot_ms) + 1) * self.slot_ms;
+            let to = slot_end.min(end_ms);
+            if let Some(tally) = self.tally_at(from) {
+                add(tally, (to - from) as u64);
+            }
+            from = to;
+        }
+    }
+}
+
+/// The window from local midnight (in the configured zone) to now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Today {
+    #[serde(with = "tz_name")]
+    zone: chrono_tz::Tz,
+    day_start_ms: i64,
+    day_end_ms: i64,
+    tally: Tally,
+}
+
+mod tz_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(tz: &chrono_tz::Tz, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(tz.name())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<chrono_tz::Tz, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Today {
+    pub fn new(zone: chrono_tz::Tz) -> Today {
+        Today {
+            zone,
+            day_start_ms: i64::MIN,
+            day_end_ms: i64::MIN,
+            tally: Tally::default(),
+        }
+    }
+
+    /// Local midnight of the day holding `ts_ms`, and of the next day.
+    pub fn day_bounds(&self, ts_ms: i64) -> (i64, i64) {
+        let Some(utc) = chrono::DateTime::from_timestamp_millis(ts_ms) else {
+            return (ts_ms, ts_ms);
+        };
+        let date = utc.with_timezone(&self.zone).date_naive();
+        let midnight = |d: chrono::NaiveDate| {
+            // Where a zone skips midnight (DST at 00:00), the day starts at
+            // its first existing instant.
+            let local = d.and_time(NaiveTime::MIN);
+            self.zone
+                .from_local_datetime(&local)
+                .earliest()
+                .or_else(|| {
+                    self.zone
+                        .from_local_datetime(&(local + chrono::Duration::hours(1)))
+                        .earliest()
+                })
+                .map_or(ts_ms, |t| t.timestamp_millis())
+        };
+        let next = date.succ_opt().unwrap_or(date);
+        (midnight(date), midnight(next))
+    }
+
+    pub fn start_ms(&self, now_ms: i64) -> i64 {
+        self.day_bounds(now_ms).0
+    }
+
+    pub fn tally_at(&mut self, ts_ms: i64) -> Option<&mut Tally> {
+        if ts_ms >= self.day_end_ms {
+            (self.day_start_ms, self.day_end_ms) = self.day_bounds(ts_ms);
+            self.tally.clear();
+        }
+        (ts_ms >= self.day_start_ms).then_some(&mut self.tally)
+    }
+
+    pub fn aggregate(&self, now_ms: i64, into: &mut Tally) {
+        if (self.day_start_ms..self.day_end_ms).contains(&now_ms) {
+            into.merge(&self.tally);
+        }
+    }
+
+    pub fn spread(&mut self, start_ms: i64, end_ms: i64, add: impl FnOnce(&mut Tally, u64)) {
+        if end_ms <= start_ms {
+            return;
+        }
+        if self.tally_at(end_ms - 1).is_some() {
+            let from = start_ms.max(self.day_start_ms);
+            add(&mut self.tally, (end_ms - from) as u64);
+        }
+    }
+}
+
+/// All windows of one scope: the configured rings, then `today` if kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowSet {
+    rings: Vec<Ring>,
+    today: Option<Today>,
+}
+
+impl WindowSet {
+    pub fn new(lengths_ms: &[i64], today: Option<chrono_tz::Tz>) -> WindowSet {
+        WindowSet {
+            rings: lengths_ms.iter().map(|&l| Ring::new(l)).collect(),
+            today: today.map(Today::new),
+        }
+    }
+
+    pub fn record(&mut self, ts_ms: i64, mut f: impl FnMut(&mut Tally)) {
+        for ring in &mut self.rings {
+            if let Some(tally) = ring.tally_at(ts_ms) {
+                f(tally);
+            }
+        }
+        if let Some(tally) = self.today.as_mut().and_then(|t| t.tally_at(ts_ms)) {
+            f(tally);
+        }
+    }
+
+    pub fn spread(&mut self, start_ms: i64, end_ms: i64, mut add: impl FnMut(&mut Tally, u64)) {
+        for ring in &mut self.rings {
+            ring.spread(start_ms, end_ms, &mut add);
+        }
+        if let Some(today) = &mut self.today {
+            today.spread(start_ms, end_ms, add);
+        }
+    }
+
+    /// One aggregated tally per window (rings, then today), with the
+    /// first millisecond each window covers.
+    pub fn aggregate(&self, now_ms: i64) -> Vec<(i64, Tally)> {
+        let mut out: Vec<(i64, Tally)> = Vec::with_capacity(self.rings.len() + 1);
+        for ring in &self.rings {
+            let mut tally = Tally::default();
+            ring.aggregate(now_ms, &mut tally);
+            out.push((ring.start_ms(now_ms), tally));
+        }
+        if let Some(today) = &self.today {
+            let mut tally = Tally::default();
+            today.aggregate(now_ms, &mut tally);
+            out.push((today.start_ms(now_ms), tally));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn bucket_key_matches_hdrhistogram(v in 0u64..(1u64 << 45)) {
+            let h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+            prop_assert_eq!(hdr_bucket_key(v), h.lowest_equivalent(v));
+        }
+
+        #[test]
+        fn five_minute_window_starts_59_slots_back(t in -1_000_000_000_000i64..4_000_000_000_000i64) {
+            let ring = Ring::new(300_000);
+            prop_assert_eq!(ring.start_ms(t), (t.div_euclid(5_000) - 59) * 5_000);
+        }
+
+        #[test]
+        fn ring_holds_exactly_the_covered_slots(
+            now in 1_000_000_000i64..2_000_000_000i64,
+            back in 0i64..400_000,
+        ) {
+            let mut ring = Ring::new(300_000);
+            let ts = now - back;
+            if let Some(t) = ring.tally_at(ts) { t.add(Count::Created, 1); }
+            let mut agg = Tally::default();
+            ring.aggregate(now, &mut agg);
+            let covered = slot_of(ts, 5_000) >= slot_of(now, 5_000) - 59;
+            prop_assert_eq!(agg.get(Count::Created), covered as u64);
+        }
+    }
+
+    #[test]
+    fn newer_slot_recycles_older_and_stale_write_is_refused() {
+        let mut ring = Ring::new(60_000); // 1 s slots
+        ring.tally_at(0).unwrap().add(Count::Created, 1);
+        ring.tally_at(60_000).unwrap().add(Count::Created, 2); // same position, newer
+        assert!(ring.tally_at(500).is_none(), "slot 0 was recycled");
+        let mut agg = Tally::default();
+        ring.aggregate(60_000, &mut agg);
+        assert_eq!(agg.get(Count::Created), 2);
+    }
+
+    #[test]
+    fn today_resets_at_local_midnight() {
+        let zone: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        let mut today = Today::new(zone);
+        // 2024-03-01T22:30:00Z is 23:30 in Berlin; midnight Berlin is 23:00Z.
+        let before = 1_709_332_200_000;
+        today.tally_at(before).unwrap().add(Count::Created, 1);
+        let after = before + 3_600_000;
+        today.tally_at(after).unwrap().add(Count::Created, 1);
+        assert!(
+            today.tally_at(before).is_none(),
+            "yesterday is no longer counted"
+        );
+        let mut agg = Tally::default();
+        today.aggregate(after, &mut agg);
+        assert_eq!(agg.get(Count::Created), 1);
+        assert_eq!(today.start_ms(after), 1_709_334_000_000);
+    }
+
+    #[test]
+    fn spread_splits_a_span_over_slots() {
+        let mut ring = Ring::new(60_000);
+        ring.spread(500, 2_500, |t, ms| t.add(Count::BusyMs, ms));
+        let mut agg = Tally::default();
+        ring.aggregate(2_500, &mut agg);
+        assert_eq!(agg.get(Count::BusyMs), 2_000);
+        assert_eq!(ring.tally_at(1_000).unwrap().get(Count::BusyMs), 1_000);
+    }
+
+    #[test]
+    fn sparse_merge_keeps_counts_and_sums() {
+        let mut a = SparseHistogram::default();
+        let mut b = SparseHistogram::default();
+        for v in [1, 5000, 5001, 70_000] {
+            a.record(v);
+        }
+        for v in [5000, 9] {
+            b.record(v);
+        }
+        a.merge(&b);
+        assert_eq!(a.count(), 6);
+        assert_eq!(a.sum_ms(), 1 + 5000 + 5001 + 70_000 + 5000 + 9);
+        assert_eq!(a.buckets().iter().map(|b| b.1).sum::<u64>(), 6);
+    }
+}

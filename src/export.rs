@@ -1,0 +1,601 @@
+//! Export: the one place where metric names of SPEC §5.1 are written.
+//! A [`Snapshot`] becomes Prometheus metric families, encoded as text.
+
+use std::collections::HashMap;
+
+use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::TextEncoder;
+
+use crate::engine::cumulative::{
+    ClassicHistogram, InteractionOutcome, TicketCounter, INTERACTION_BUCKETS, TICKET_BUCKETS,
+};
+use crate::engine::snapshot::Snapshot;
+use crate::engine::windows::{Tally, Timer};
+use crate::kpi::{self, CustomerCounts, Gauge, Summarizer};
+
+/// Prefix of the processor's own metrics (the KPI prefix is configurable).
+const HEALTH: &str = "deskpulse_";
+
+/// Metric families in the order they were first named.
+struct Families {
+    prefix: String,
+    list: Vec<MetricFamily>,
+    index: HashMap<String, usize>,
+}
+
+impl Families {
+    fn new(prefix: &str) -> Families {
+        Families {
+            prefix: prefix.to_owned(),
+            list: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    fn family(&mut self, name: &str, help: &str, kind: MetricType) -> &mut MetricFamily {
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                let mut family = MetricFamily::default();
+                family.set_name(name.to_owned());
+                family.set_help(help.to_owned());
+                family.set_field_type(kind);
+                self.list.push(family);
+                self.index.insert(name.to_owned(), self.list.len() - 1);
+                self.list.len() - 1
+            }
+        };
+        &mut self.list[i]
+    }
+
+    fn push(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: MetricType,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        let mut metric = Metric::from_label(label_pairs(labels));
+        match kind {
+            MetricType::COUNTER => {
+                let mut c = proto::Counter::default();
+                c.set_value(value);
+                metric.set_counter(c);
+            }
+            _ => {
+                let mut g = proto::Gauge::default();
+                g.set_value(value);
+                metric.set_gauge(g);
+            }
+        }
+        self.family(name, help, kind).mut_metric().push(metric);
+    }
+
+    /// A KPI series: `name` gets the configured prefix.
+    fn kpi(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: MetricType,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        let full = format!("{}{name}", self.prefix);
+        self.push(&full, help, kind, labels, value);
+    }
+
+    fn histogram(
+        &mut self,
+        name: &str,
+        help: &str,
+        bounds: &[f64],
+        labels: &[(&str, &str)],
+        h: &ClassicHistogram,
+    ) {
+        let mut cumulative = 0;
+        let buckets = bounds
+            .iter()
+            .zip(&h.counts)
+            .map(|(&upper, &n)| {
+                cumulative += n;
+                let mut b = proto::Bucket::default();
+                b.set_upper_bound(upper);
+                b.set_cumulative_count(cumulative);
+                b
+            })
+            .collect();
+        let mut ph = proto::Histogram::default();
+        ph.set_bucket(buckets);
+        ph.set_sample_count(h.count);
+        ph.set_sample_sum(h.sum_seconds);
+        let mut metric = Metric::from_label(label_pairs(labels));
+        metric.set_histogram(ph);
+        let full = format!("{}{name}", self.prefix);
+        self.family(&full, help, MetricType::HISTOGRAM)
+            .mut_metric()
+            .push(metric);
+    }
+
+    fn summary(&mut self, name: &str, help: &str, labels: &[(&str, &str)], s: &kpi::Summary) {
+        let mut ps = proto::Summary::default();
+        ps.set_sample_count(s.count);
+        ps.set_sample_sum(s.sum_seconds);
+        ps.set_quantile(
+            s.quantiles
+                .iter()
+                .map(|&(q, v)| {
+                    let mut pq = proto::Quantile::default();
+                    pq.set_quantile(q);
+                    pq.set_value(v);
+                    pq
+                })
+                .collect(),
+        );
+        let mut metric = Metric::from_label(label_pairs(labels));
+        metric.set_summary(ps);
+        let full = format!("{}{name}", self.prefix);
+        self.family(&full, help, MetricType::SUMMARY)
+            .mut_metric()
+            .push(metric);
+    }
+}
+
+fn label_pairs(labels: &[(&str, &str)]) -> Vec<LabelPair> {
+    labels
+        .iter()
+        .map(|(name, value)| {
+            let mut pair = LabelPair::default();
+            pair.set_name((*name).to_owned());
+            pair.set_value((*value).to_owned());
+            pair
+        })
+        .collect()
+}
+
+fn timer_name(timer: Timer) -> (&'static str, &'static str) {
+    match timer {
+        Timer::FirstResponse => (
+            "first_response",
+            "first public agent reply minus ticket creation",
+        ),
+        Timer::NextReply => (
+            "next_reply",
+            "agent reply minus the earliest unanswered customer reply",
+        ),
+        Timer::Resolution => ("resolution", "first resolution minus ticket creation"),
+        Timer::Handle => (
+            "handle",
+            "talk plus hold plus after-call work per handled interaction",
+        ),
+        Timer::AnswerWait => (
+            "answer_wait",
+            "answer minus queue entry per answered interaction",
+        ),
+    }
+}
+
+fn gauge_name(gauge: Gauge) -> (&'static str, &'static str) {
+    match gauge {
+        Gauge::Csat => ("csat_ratio", "satisfied CSAT responses / all CSAT responses"),
+        Gauge::Nps => ("nps_score", "% promoters - % detractors, -100..100"),
+        Gauge::Ces => ("ces_score", "mean customer effort score"),
+        Gauge::Iqs => ("iqs_score", "mean internal quality review score"),
+        Gauge::FirstContactResolution => (
+            "first_contact_resolution_ratio",
+            "first resolutions with one public reply and no customer reply after it / first resolutions",
+        ),
+        Gauge::Resolution => ("resolution_ratio", "resolutions / tickets created"),
+        Gauge::Reopen => ("reopen_ratio", "reopens / resolutions"),
+        Gauge::ServiceLevel => (
+            "service_level_ratio",
+            "answered within threshold / (answered + abandoned after threshold)",
+        ),
+        Gauge::Abandon => ("abandon_ratio", "abandoned / (answered + abandoned)"),
+        Gauge::RepeatCustomer => (
+            "repeat_customer_ratio",
+            "customers with more than one ticket / customers with a ticket",
+        ),
+        Gauge::TicketsPerCustomer => ("tickets_per_customer", "tickets naming a customer / distinct customers"),
+        Gauge::AgentUtilization => ("agent_utilization_ratio", "agent time busy / time not offline"),
+        Gauge::Retention => ("retention_ratio", "(active now - signed up in window) / active at window start"),
+        Gauge::Churn => ("churn_ratio", "churned in window / active at window start"),
+    }
+}
+
+fn counter_name(
+    counter: TicketCounter,
+) -> (
+    &'static str,
+    &'static str,
+    Option<(&'static str, &'static str)>,
+) {
+    match counter {
+        TicketCounter::Created => ("tickets_created_total", "tickets created", None),
+        TicketCounter::Resolved => (
+            "tickets_resolved_total",
+            "ticket resolutions, re-resolutions included",
+            None,
+        ),
+        TicketCounter::Reopened => ("tickets_reopened_total", "tickets reopened", None),
+        TicketCounter::FirstContactResolutions => (
+            "first_contact_resolutions_total",
+            "first resolutions with one public reply and no customer reply after it",
+            None,
+        ),
+        TicketCounter::CsatSatisfied => (
+            "csat_responses_total",
+            "CSAT responses",
+            Some(("satisfied", "true")),
+        ),
+        TicketCounter::CsatUnsatisfied => (
+            "csat_responses_total",
+            "CSAT responses",
+            Some(("satisfied", "false")),
+        ),
+        TicketCounter::NpsPromoter => (
+            "nps_responses_total",
+            "NPS responses",
+            Some(("category", "promoter")),
+        ),
+        TicketCounter::NpsPassive => (
+            "nps_responses_total",
+            "NPS responses",
+            Some(("category", "passive")),
+        ),
+        TicketCounter::NpsDetractor => (
+            "nps_responses_total",
+            "NPS responses",
+            Some(("category", "detractor")),
+        ),
+    }
+}
+
+fn outcome_name(outcome: InteractionOutcome) -> &'static str {
+    match outcome {
+        InteractionOutcome::Answered => "answered",
+        InteractionOutcome::Abandoned => "abandoned",
+        InteractionOutcome::Blocked => "blocked",
+    }
+}
+
+/// Renders a snapshot as Prometheus text exposition (format 0.0.4).
+pub fn render(snapshot: &Snapshot, prefix: &str) -> String {
+    let families = families(snapshot, prefix);
+    let mut out = String::with_capacity(64 * 1024);
+    // Encoding only fails for an empty family, which `families` never makes.
+    let _ = TextEncoder::new().encode_utf8(&families, &mut out);
+    out
+}
+
+/// The metric families of a snapshot.
+pub fn families(snapshot: &Snapshot, prefix: &str) -> Vec<MetricFamily> {
+    let mut f = Families::new(prefix);
+    cumulative(&mut f, snapshot);
+    windowed(&mut f, snapshot);
+    live(&mut f, snapshot);
+    health(&mut f, snapshot);
+    f.list
+}
+
+fn cumulative(f: &mut Families, s: &Snapshot) {
+    use MetricType::COUNTER;
+    let c = &s.cumulative;
+    for ((counter, (channel, priority, queue)), &n) in &c.tickets {
+        let (name, help, extra) = counter_name(*counter);
+        let mut labels = Vec::with_capacity(4);
+        labels.extend(extra);
+        labels.extend([
+            ("channel", channel.as_str()),
+            ("priority", priority.as_str()),
+            ("queue", queue.as_str()),
+        ]);
+        f.kpi(name, help, COUNTER, &labels, n as f64);
+    }
+    for ((outcome, (queue, channel)), &n) in &c.interactions {
+        let labels = [
+            ("outcome", outcome_name(*outcome)),
+            ("queue", queue.as_str()),
+            ("channel", channel.as_str()),
+        ];
+        f.kpi(
+            "interactions_total",
+            "interactions by outcome",
+            COUNTER,
+            &labels,
+            n as f64,
+        );
+    }
+    for (agent, &n) in &c.agent_resolutions {
+        f.kpi(
+            "agent_resolutions_total",
+            "ticket resolutions by agent",
+            COUNTER,
+            &[("agent", agent)],
+            n as f64,
+        );
+    }
+    for ((timer, (channel, priority, queue)), h) in &c.ticket_timers {
+        let (name, help) = timer_name(*timer);
+        let labels = [
+            ("channel", channel.as_str()),
+            ("priority", priority.as_str()),
+            ("queue", queue.as_str()),
+        ];
+        f.histogram(&format!("{name}_seconds"), help, TICKET_BUCKETS, &labels, h);
+    }
+    for ((timer, (queue, channel)), h) in &c.interaction_timers {
+        let (name, help) = timer_name(*timer);
+        let labels = [("queue", queue.as_str()), ("channel", channel.as_str())];
+        f.histogram(
+            &format!("{name}_seconds"),
+            help,
+            INTERACTION_BUCKETS,
+            &labels,
+            h,
+        );
+    }
+}
+
+/// Which KPIs a windowed scope exports.
+#[derive(Clone, Copy, PartialEq)]
+enum Scope<'a> {
+    Centre,
+    Queue(&'a str),
+    Agent(&'a str),
+}
+
+fn windowed(f: &mut Families, s: &Snapshot) {
+    let mut summarizer = Summarizer::default();
+    let scopes = std::iter::once((Scope::Centre, &s.centre))
+        .chain(s.queues.iter().map(|(q, t)| (Scope::Queue(q), t)))
+        .chain(s.agents.iter().map(|(a, t)| (Scope::Agent(a), t)));
+    for (scope, tallies) in scopes {
+        for (window, tally) in s.window_names.iter().zip(tallies) {
+            window_series(f, &mut summarizer, s, scope, window, tally);
+        }
+    }
+    for (window, by_category) in s.window_names.iter().zip(&s.outcomes) {
+        for (category, o) in by_category {
+            if o.total > 0 {
+                let labels = [("category", category.as_str()), ("window", window.as_str())];
+                let help = "resolutions with outcome success / resolutions with an outcome";
+                f.kpi(
+                    "outcome_success_ratio",
+                    help,
+                    MetricType::GAUGE,
+                    &labels,
+                    o.success as f64 / o.total as f64,
+                );
+            }
+        }
+    }
+}
+
+fn window_series(
+    f: &mut Families,
+    summarizer: &mut Summarizer,
+    s: &Snapshot,
+    scope: Scope,
+    window: &str,
+    tally: &Tally,
+) {
+    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(2);
+    match scope {
+        Scope::Centre => {}
+        Scope::Queue(q) => labels.push(("queue", q)),
+        Scope::Agent(a) => labels.push(("agent", a)),
+    }
+    labels.push(("window", window));
+
+    if let Scope::Agent(_) = scope {
+        let summary = summarizer.summary(tally.timer(Timer::Handle));
+        f.summary(
+            "agent_handle_window_seconds",
+            "handle time by agent over the window",
+            &labels,
+            &summary,
+        );
+        let none = CustomerCounts::default();
+        for (gauge, name, help) in [
+            (
+                Gauge::Csat,
+                "agent_csat_ratio",
+                "satisfied CSAT responses / all CSAT responses, by agent",
+            ),
+            (
+                Gauge::Iqs,
+                "agent_iqs_score",
+                "mean internal quality review score, by agent",
+            ),
+        ] {
+            if let Some(v) = kpi::gauge(gauge, tally, &none, 0) {
+                f.kpi(name, help, MetricType::GAUGE, &labels, v);
+            }
+        }
+        return;
+    }
+
+    for timer in Timer::ALL {
+        let (name, help) = timer_name(timer);
+        let summary = summarizer.summary(tally.timer(timer));
+        f.summary(&format!("{name}_window_seconds"), help, &labels, &summary);
+    }
+    let customers = CustomerCounts::of(tally);
+    let gauges: &[Gauge] = if scope == Scope::Centre {
+        &Gauge::CENTRE
+    } else {
+        &Gauge::PER_QUEUE
+    };
+    for &gauge in gauges {
+        if let Some(v) = kpi::gauge(gauge, tally, &customers, s.active_customers) {
+            let (name, help) = gauge_name(gauge);
+            f.kpi(name, help, MetricType::GAUGE, &labels, v);
+        }
+    }
+    if scope == Scope::Centre {
+        for (i, name) in s.custom_names.iter().enumerate() {
+            if let Some(v) = kpi::custom(tally, i) {
+                f.kpi(
+                    &format!("custom_{name}"),
+                    "custom ratio from the config",
+                    MetricType::GAUGE,
+                    &labels,
+                    v,
+                );
+            }
+        }
+    }
+}
+
+fn live(f: &mut Families, s: &Snapshot) {
+    use crate::decode::{AgentStatus, Priority, TicketStatus};
+    use MetricType::GAUGE;
+    let l = &s.live;
+    let age = |since: Option<&i64>| since.map_or(0.0, |&t| (s.now_ms - t).max(0) as f64 / 1000.0);
+    for queue in &l.queues {
+        for priority in Priority::ALL {
+            for status in TicketStatus::ALL {
+                let n = l
+                    .tickets_open
+                    .get(&(queue.clone(), priority, status))
+                    .copied()
+                    .unwrap_or(0);
+                let labels = [
+                    ("queue", queue.as_str()),
+                    ("priority", priority.as_str()),
+                    ("status", status.as_str()),
+                ];
+                f.kpi(
+                    "tickets_open",
+                    "tickets neither resolved nor closed",
+                    GAUGE,
+                    &labels,
+                    n as f64,
+                );
+            }
+        }
+    }
+    for queue in &l.queues {
+        let labels = [("queue", queue.as_str())];
+        let oldest_open = age(l.oldest_open_ms.get(queue));
+        f.kpi(
+            "oldest_open_ticket_age_seconds",
+            "age of the oldest open ticket",
+            GAUGE,
+            &labels,
+            oldest_open,
+        );
+        let unanswered = age(l.oldest_unanswered_ms.get(queue));
+        let help = "age of the oldest open ticket without an agent reply";
+        f.kpi(
+            "oldest_unanswered_ticket_age_seconds",
+            help,
+            GAUGE,
+            &labels,
+            unanswered,
+        );
+        let waiting = l.waiting.get(queue).copied().unwrap_or(0) as f64;
+        f.kpi(
+            "interactions_waiting",
+            "interactions queued and not answered",
+            GAUGE,
+            &labels,
+            waiting,
+        );
+        let longest = age(l.longest_waiting_since_ms.get(queue));
+        f.kpi(
+            "longest_wait_seconds",
+            "wait of the longest-waiting interaction",
+            GAUGE,
+            &labels,
+            longest,
+        );
+    }
+    for status in AgentStatus::ALL {
+        let n = l.agents.get(&status).copied().unwrap_or(0) as f64;
+        f.kpi(
+            "agents",
+            "agents by current status",
+            GAUGE,
+            &[("status", status.as_str())],
+            n,
+        );
+    }
+}
+
+fn health(f: &mut Families, s: &Snapshot) {
+    use MetricType::{COUNTER, GAUGE};
+    let h = &s.health;
+    let name = |n: &str| format!("{HEALTH}{n}");
+    for (event_type, &n) in &h.accepted_by_type {
+        f.push(
+            &name("events_total"),
+            "accepted events by type",
+            COUNTER,
+            &[("type", event_type)],
+            n as f64,
+        );
+    }
+    for reason in crate::decode::Reject::ALL {
+        let n = h.rejected.get(reason.as_str()).copied().unwrap_or(0) as f64;
+        f.push(
+            &name("events_rejected_total"),
+            "rejected events by reason",
+            COUNTER,
+            &[("reason", reason.as_str())],
+            n,
+        );
+    }
+    f.push(
+        &name("events_duplicate_total"),
+        "events dropped as duplicates",
+        COUNTER,
+        &[],
+        h.duplicates as f64,
+    );
+    f.push(
+        &name("events_late_total"),
+        "events too late for the windows",
+        COUNTER,
+        &[],
+        h.late as f64,
+    );
+    for (kind, &n) in &h.state_entries {
+        f.push(
+            &name("state_entries"),
+            "entries held in state",
+            GAUGE,
+            &[("kind", kind)],
+            n as f64,
+        );
+    }
+    for (label, &n) in &h.label_folds {
+        let help = "events whose label value was folded into other by the cardinality limit";
+        f.push(
+            &name("label_overflow_total"),
+            help,
+            COUNTER,
+            &[("label", label)],
+            n as f64,
+        );
+    }
+    if let Some(clock) = h.clock_ms {
+        let help = "largest accepted event time";
+        f.push(
+            &name("event_clock_seconds"),
+            help,
+            GAUGE,
+            &[],
+            clock as f64 / 1000.0,
+        );
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    f.push(
+        &name("build_info"),
+        "build of this process",
+        GAUGE,
+        &[("version", version)],
+        1.0,
+    );
+}
