@@ -936,6 +936,19 @@ mod tests {
         assert_eq!(late, Ok(Applied::Accepted { late: true }));
     }
 
+    proptest::proptest! {
+        /// SPEC §7.4: up to the allowed lateness behind the clock is on
+        /// time, a millisecond more is late, wherever the clock stands.
+        #[test]
+        fn lateness_is_judged_against_the_clock(clock in 0i64..WALL, behind in 0i64..600_000) {
+            let mut e = engine();
+            e.apply_str(&line("a", "customer.signed_up", clock, r#","customer_id":"x""#), WALL).unwrap();
+            let applied = e.apply_str(&line("b", "customer.signed_up", clock - behind, r#","customer_id":"y""#), WALL);
+            proptest::prop_assert_eq!(applied, Ok(Applied::Accepted { late: behind > 300_000 }));
+            proptest::prop_assert_eq!(e.clock_ms(), Some(clock), "an older event does not move the clock back");
+        }
+    }
+
     #[test]
     fn closed_ticket_is_released() {
         let mut e = engine();
