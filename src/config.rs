@@ -8,11 +8,8 @@ use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}; check the path given to --config")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read config file {path}: {reason}; check the path given to --config")]
+    Read { path: String, reason: std::io::Error },
     #[error("config file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("config: {0}")]
@@ -169,9 +166,9 @@ pub const SLOTS_PER_WINDOW: i64 = 60;
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
             path: path.display().to_string(),
-            source,
+            reason,
         })?;
         Self::parse(&text).map_err(|e| match e {
             ConfigError::Parse { message, .. } => ConfigError::Parse {
@@ -183,9 +180,15 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: "<text>".into(),
-            message: one_line(&e.to_string()),
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
+            ConfigError::Parse {
+                path: "<text>".into(),
+                message: match line {
+                    Some(line) => format!("line {line}: {}", one_line(e.message())),
+                    None => one_line(e.message()),
+                },
+            }
         })?;
         config.validate()?;
         Ok(config)
