@@ -1,0 +1,61 @@
+//! The alert rules under deploy/ name only metrics deskpulse exports.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// A small stream that makes every KPI the rules read exist.
+const EVENTS: &str = r#"{"event_id":"1","type":"ticket.created","ts":1700000000000,"ticket_id":"t1","queue":"billing"}
+{"event_id":"2","type":"interaction.queued","ts":1700000001000,"interaction_id":"i1","queue":"billing"}
+{"event_id":"3","type":"interaction.answered","ts":1700000005000,"interaction_id":"i1","agent_id":"ann"}
+{"event_id":"4","type":"interaction.queued","ts":1700000006000,"interaction_id":"i2","queue":"billing"}
+{"event_id":"5","type":"interaction.abandoned","ts":1700000050000,"interaction_id":"i2"}
+{"event_id":"6","type":"interaction.queued","ts":1700000051000,"interaction_id":"i3","queue":"billing"}
+"#;
+
+fn exported_families() -> Vec<String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["replay", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("deskpulse starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(EVENTS.as_bytes())
+        .expect("events are written");
+    let out = child.wait_with_output().expect("deskpulse finishes");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .expect("exposition is UTF-8")
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Metric names in a rules file: words starting with one of our prefixes.
+fn names_in(rules: &str) -> Vec<String> {
+    let mut names: Vec<String> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("support_") || w.starts_with("deskpulse_"))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn every_metric_in_the_alert_rules_is_exported() {
+    let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus/alerts.yml"))
+        .expect("deploy/prometheus/alerts.yml exists");
+    let names = names_in(&rules);
+    assert!(names.len() >= 5, "the rules name our metrics: {names:?}");
+    let families = exported_families();
+    let missing: Vec<&String> = names.iter().filter(|n| !families.contains(n)).collect();
+    assert!(missing.is_empty(), "rules use metrics deskpulse does not export: {missing:?}");
+}
