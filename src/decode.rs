@@ -217,6 +217,11 @@ impl<'de> Visitor<'de> for RawVisitor {
         Ok(i64::try_from(v).map_or(Raw::BigInt, Raw::Int))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Raw<'de>, E> {
+        // serde_json hands integers beyond u64 over as floats; a whole
+        // number that large is still a JSON integer, just too big for us.
+        if v.fract() == 0.0 && v.abs() >= 9.223_372_036_854_775_808e18 {
+            return Ok(Raw::BigInt);
+        }
         Ok(Raw::Float(v))
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Raw<'de>, E> {

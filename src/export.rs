@@ -108,7 +108,7 @@ impl Families {
         let mut ph = proto::Histogram::default();
         ph.set_bucket(buckets);
         ph.set_sample_count(h.count);
-        ph.set_sample_sum(h.sum_seconds);
+        ph.set_sample_sum(h.sum_ms as f64 / 1000.0);
         let mut metric = Metric::from_label(label_pairs(labels));
         metric.set_histogram(ph);
         let full = format!("{}{name}", self.prefix);

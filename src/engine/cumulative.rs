@@ -21,7 +21,8 @@ pub const INTERACTION_BUCKETS: &[f64] = &[
 pub struct ClassicHistogram {
     /// Per bucket (not cumulative), plus one for +Inf.
     pub counts: Vec<u64>,
-    pub sum_seconds: f64,
+    /// Exact, so that the sum does not depend on the order of events.
+    pub sum_ms: u64,
     pub count: u64,
 }
 
@@ -29,7 +30,7 @@ impl ClassicHistogram {
     pub fn new(bounds: &[f64]) -> ClassicHistogram {
         ClassicHistogram {
             counts: vec![0; bounds.len() + 1],
-            sum_seconds: 0.0,
+            sum_ms: 0,
             count: 0,
         }
     }
@@ -38,7 +39,7 @@ impl ClassicHistogram {
         let seconds = ms as f64 / 1000.0;
         let bucket = bounds.partition_point(|&upper| upper < seconds);
         self.counts[bucket] += 1;
-        self.sum_seconds += seconds;
+        self.sum_ms += ms;
         self.count += 1;
     }
 
@@ -46,7 +47,7 @@ impl ClassicHistogram {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
-        self.sum_seconds += other.sum_seconds;
+        self.sum_ms += other.sum_ms;
         self.count += other.count;
     }
 }
