@@ -5,5 +5,6 @@ pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod export;
+pub mod generate;
 pub mod kpi;
 pub mod source;
