@@ -1,1 +1,122 @@
-fn main() {}
+//! Engine throughput (decode + state + windows, one core) and the time to
+//! render the exposition, on a generated support centre.
+//!
+//! Ten samples each, a few seconds per benchmark. `benches/run` reads
+//! the estimates criterion writes and prints them against the targets.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
+
+use deskpulse::config::Config;
+use deskpulse::engine::Engine;
+use deskpulse::export;
+use deskpulse::generate::{Generator, GeneratorConfig};
+
+/// Far past any generated `ts`, so that no event is `future_ts`.
+const WALL_MS: i64 = i64::MAX / 2;
+const PREFIX: &str = "support_";
+
+fn generated(config: GeneratorConfig, events: usize) -> Vec<String> {
+    Generator::new(config).take(events).collect()
+}
+
+/// A fresh engine after the whole stream; panics if any line was refused,
+/// so that the benchmark measures the path real traffic takes.
+fn replayed(config: &Config, lines: &[String]) -> Engine {
+    let mut engine = Engine::new(config);
+    for line in lines {
+        let _ = engine.apply(line.as_bytes(), WALL_MS);
+    }
+    let rejected = &engine.health().rejected;
+    assert!(
+        rejected.is_empty(),
+        "generated stream rejected: {rejected:?}"
+    );
+    engine
+}
+
+fn apply(c: &mut Criterion) {
+    // Two days of event time at 1 event/s: long enough that tickets run
+    // their whole lifecycle, so the mix is that of a steady centre rather
+    // than a morning of ticket creations.
+    let lines = generated(
+        GeneratorConfig {
+            events_per_sec: 1.0,
+            ..GeneratorConfig::default()
+        },
+        200_000,
+    );
+    let config = Config::default();
+    let engine = replayed(&config, &lines);
+    let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    println!(
+        "stream: {} events, {:.1} MB, {} open tickets at the end",
+        lines.len(),
+        bytes as f64 / 1e6,
+        engine
+            .snapshot(engine.clock_ms().unwrap_or(0))
+            .health
+            .state_entries
+            .get("tickets")
+            .copied()
+            .unwrap_or(0)
+    );
+    let mut group = c.benchmark_group("engine");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8))
+        .throughput(Throughput::Elements(lines.len() as u64));
+    group.bench_function("apply", |b| {
+        b.iter_batched(
+            || Engine::new(&config),
+            |mut engine| {
+                for line in &lines {
+                    let _ = engine.apply(black_box(line.as_bytes()), WALL_MS);
+                }
+                // Returned, so that dropping the engine is not timed.
+                engine
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn render(c: &mut Criterion) {
+    // Six queues, forty agents and a few hours of traffic: about 10,000
+    // series, most of them classic histogram buckets by channel, priority
+    // and queue.
+    let lines = generated(
+        GeneratorConfig {
+            queues: 6,
+            ..GeneratorConfig::default()
+        },
+        100_000,
+    );
+    let engine = replayed(&Config::default(), &lines);
+    let now = engine.clock_ms().unwrap_or(0);
+    let snapshot = engine.snapshot(now);
+    let text = export::render(&snapshot, PREFIX);
+    let series = text.lines().filter(|l| !l.starts_with('#')).count();
+    println!("render: {series} series, {} KB", text.len() / 1024);
+
+    let mut group = c.benchmark_group("render");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("snapshot_and_render", |b| {
+        b.iter(|| export::render(&engine.snapshot(black_box(now)), PREFIX))
+    });
+    group.bench_function("render", |b| {
+        b.iter(|| export::render(black_box(&snapshot), PREFIX))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, apply, render);
+criterion_main!(benches);

@@ -538,7 +538,11 @@ impl Generator {
         self.begin(out, "interaction.completed", now);
         put!(out, r#","interaction_id":"I{id}""#);
         put!(out, r#","queue":"{}""#, self.queue_names[queue as usize]);
-        put!(out, r#","channel":"{}""#, if phone { "phone" } else { "chat" });
+        put!(
+            out,
+            r#","channel":"{}""#,
+            if phone { "phone" } else { "chat" }
+        );
         agent_field(out, agent);
         let hold = if self.rng.chance(0.25) {
             self.rng.exp(MINUTE)
@@ -549,7 +553,12 @@ impl Generator {
         let (wait, acw) = (self.rng.exp(12.0 * SECOND), self.rng.exp(45.0 * SECOND));
         // Some sources report whole seconds, others tenths.
         let tenths = self.rng.chance(0.3);
-        for (name, ms) in [("wait_s", wait), ("talk_s", talk), ("hold_s", hold), ("acw_s", acw)] {
+        for (name, ms) in [
+            ("wait_s", wait),
+            ("talk_s", talk),
+            ("hold_s", hold),
+            ("acw_s", acw),
+        ] {
             if tenths {
                 put!(out, r#","{name}":{:.1}"#, ms as f64 / 1000.0);
             } else {
@@ -590,7 +599,11 @@ impl Generator {
     /// Writes the envelope; the caller appends the other fields.
     fn begin(&mut self, out: &mut String, kind: &str, now: i64) {
         self.events += 1;
-        put!(out, r#"{{"event_id":"e{}","type":"{kind}","ts":"#, self.events);
+        put!(
+            out,
+            r#"{{"event_id":"e{}","type":"{kind}","ts":"#,
+            self.events
+        );
         // Mostly UTC strings; some producers send epoch milliseconds, some
         // their local time with an offset.
         match self.rng.pick(&[85, 10, 5]) {
@@ -1111,7 +1124,10 @@ mod tests {
         };
         let mut engine = Engine::new(&Config::default());
         for line in Generator::new(config).take(20_000) {
-            assert!(engine.apply(line.as_bytes(), i64::MAX / 2).is_ok(), "{line}");
+            assert!(
+                engine.apply(line.as_bytes(), i64::MAX / 2).is_ok(),
+                "{line}"
+            );
         }
         assert!(engine.health().rejected.is_empty());
     }

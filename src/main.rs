@@ -51,7 +51,9 @@ enum Command {
 fn positive_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!("{s:?} is not a positive number of events per second")),
+        _ => Err(format!(
+            "{s:?} is not a positive number of events per second"
+        )),
     }
 }
 

@@ -1,0 +1,174 @@
+//! Memory of an engine holding 1,000,000 open tickets across 20 queues,
+//! against the targets: at most 300 bytes per open ticket and 0.5 GB of
+//! process RSS. Run with `cargo bench --bench state_memory`.
+//!
+//! Each scenario runs in a child process of its own, so that one
+//! scenario's freed memory cannot hide in the next one's RSS. Lines are
+//! built one at a time into one buffer, so the input takes no memory.
+
+use std::fmt::Write;
+use std::process::{Command, ExitCode};
+
+use deskpulse::config::Config;
+use deskpulse::engine::Engine;
+
+const TICKETS: u64 = 1_000_000;
+const QUEUES: u64 = 20;
+/// Far past any `ts` here, so that no event is `future_ts`.
+const WALL_MS: i64 = i64::MAX / 2;
+/// 2026-01-05T08:00:00Z.
+const START_MS: i64 = 1_767_600_000_000;
+/// 3 ms apart: all million tickets arrive within 50 minutes of event time,
+/// so every event id is still inside the one-hour dedup horizon: the worst
+/// case for the dedup store.
+const GAP_MS: i64 = 3;
+const TARGET_BYTES_PER_TICKET: f64 = 300.0;
+const TARGET_RSS_BYTES: f64 = 0.5e9;
+
+/// What each scenario changes, to show where the bytes go.
+const SCENARIOS: [(&str, &str); 3] = [
+    (
+        "default",
+        "defaults: dedup holds all 1M event ids, windows hold customer ids",
+    ),
+    (
+        "small-dedup",
+        "engine.dedup_max_entries = 1000: ticket state + windows",
+    ),
+    (
+        "small-dedup-no-customer",
+        "as above, tickets without customer_id: ticket state alone",
+    ),
+];
+
+fn main() -> ExitCode {
+    match std::env::args().find_map(|a| a.strip_prefix("--scenario=").map(str::to_owned)) {
+        Some(name) => run_scenario(&name),
+        None => report(),
+    }
+}
+
+/// Runs every scenario in a child process and prints one table.
+fn report() -> ExitCode {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("state_memory: cannot find own executable: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "{:<26} {:>14} {:>12} {:>10}  what",
+        "scenario", "bytes/ticket", "RSS MB", "engine MB"
+    );
+    let mut ok = true;
+    for (name, what) in SCENARIOS {
+        let output = Command::new(&exe)
+            .arg(format!("--scenario={name}"))
+            .output();
+        let line = match output {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim_end().to_owned(),
+            Ok(o) => {
+                ok = false;
+                format!("failed: {}", String::from_utf8_lossy(&o.stderr).trim())
+            }
+            Err(e) => {
+                ok = false;
+                format!("failed to start: {e}")
+            }
+        };
+        println!("{name:<26} {line}  {what}");
+    }
+    println!(
+        "targets: <= {TARGET_BYTES_PER_TICKET} bytes per open ticket, <= {} MB RSS with {TICKETS} open tickets",
+        TARGET_RSS_BYTES / 1e6
+    );
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Prints `bytes/ticket RSS-MB engine-MB` for one scenario.
+fn run_scenario(name: &str) -> ExitCode {
+    let mut config = Config::default();
+    let with_customer = match name {
+        "default" => true,
+        "small-dedup" => {
+            config.engine.dedup_max_entries = 1000;
+            true
+        }
+        "small-dedup-no-customer" => {
+            config.engine.dedup_max_entries = 1000;
+            false
+        }
+        _ => {
+            eprintln!("unknown scenario {name:?}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(before) = rss_bytes() else {
+        eprintln!("cannot read VmRSS from /proc/self/status");
+        return ExitCode::FAILURE;
+    };
+    let mut engine = Engine::new(&config);
+    let mut line = String::with_capacity(256);
+    for n in 0..TICKETS {
+        line.clear();
+        let _ = write!(
+            line,
+            r#"{{"event_id":"e{n}","type":"ticket.created","ts":{},"ticket_id":"T{n}","channel":"{}","priority":"{}","queue":"queue-{:02}""#,
+            START_MS + n as i64 * GAP_MS,
+            ["email", "chat", "phone", "web", "social"][(n % 5) as usize],
+            ["low", "normal", "high", "urgent"][(n / 5 % 4) as usize],
+            n % QUEUES,
+        );
+        if with_customer {
+            let _ = write!(line, r#","customer_id":"cust-{}""#, n % 250_000);
+        }
+        line.push('}');
+        if let Err(reason) = engine.apply(line.as_bytes(), WALL_MS) {
+            eprintln!("line {n} rejected ({reason}): {line}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let Some(after) = rss_bytes() else {
+        eprintln!("cannot read VmRSS from /proc/self/status");
+        return ExitCode::FAILURE;
+    };
+    let open = engine
+        .snapshot(engine.clock_ms().unwrap_or(0))
+        .health
+        .state_entries
+        .get("tickets")
+        .copied()
+        .unwrap_or(0);
+    if open != TICKETS {
+        eprintln!("expected {TICKETS} open tickets, the engine holds {open}");
+        return ExitCode::FAILURE;
+    }
+    let grown = after.saturating_sub(before);
+    println!(
+        "{:>14.0} {:>12.1} {:>10.1}",
+        grown as f64 / TICKETS as f64,
+        after as f64 / 1e6,
+        grown as f64 / 1e6
+    );
+    // Keep the engine alive until RSS has been read.
+    drop(engine);
+    ExitCode::SUCCESS
+}
+
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
+}
