@@ -171,6 +171,29 @@ pub fn parse(line: &str) -> Result<RawEvent<'_>, Reject> {
 
 struct RawEventVisitor;
 
+/// Reads an object key straight into a [`Field`], without allocating.
+struct FieldKey;
+
+impl<'de> de::DeserializeSeed<'de> for FieldKey {
+    type Value = Option<Field>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(FieldKey)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldKey {
+    type Value = Option<Field>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Option<Field>, E> {
+        Ok(Field::from_key(key))
+    }
+}
+
 impl<'de> Visitor<'de> for RawEventVisitor {
     type Value = RawEvent<'de>;
 
@@ -180,8 +203,8 @@ impl<'de> Visitor<'de> for RawEventVisitor {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut event = RawEvent::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match Field::from_key(&key) {
+        while let Some(key) = map.next_key_seed(FieldKey)? {
+            match key {
                 // A repeated key keeps its last value, as most JSON readers do.
                 Some(field) => event.fields[field as usize] = map.next_value::<Raw<'de>>()?,
                 None => {
@@ -602,7 +625,13 @@ impl EventType {
     }
 
     fn from_str(s: &str) -> Option<EventType> {
-        EventType::ALL.iter().copied().find(|t| t.as_str() == s)
+        // Looked up on every event: a hash map rather than 25 comparisons.
+        static BY_NAME: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, EventType>> =
+            std::sync::OnceLock::new();
+        BY_NAME
+            .get_or_init(|| EventType::ALL.iter().map(|t| (t.as_str(), *t)).collect())
+            .get(s)
+            .copied()
     }
 
     /// Fields this type reads, and which of them must be present.
@@ -818,7 +847,7 @@ impl Decoder {
     /// engine checks the ticket and interaction rules that need state.
     pub fn validate<'a>(
         &self,
-        raw: RawEvent<'a>,
+        raw: &mut RawEvent<'a>,
         wall_ms: i64,
     ) -> Result<(TypeId, Event<'a>), Reject> {
         let type_name = match raw.get(Field::Type) {
@@ -874,15 +903,76 @@ impl Decoder {
 pub fn parse_ts(raw: &Raw) -> Option<i64> {
     match raw {
         Raw::Int(ms) => Some(*ms),
-        Raw::Str(s) => chrono::DateTime::parse_from_rfc3339(s)
-            .ok()
-            .map(|t| t.timestamp_millis()),
+        Raw::Str(s) => rfc3339_common(s.as_bytes()).or_else(|| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.timestamp_millis())
+        }),
         _ => None,
     }
 }
 
+/// The usual shape, `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`, read without
+/// chrono because it is on every event's path. `None` means "not this
+/// shape or not plainly valid": chrono then decides, so this never accepts
+/// what chrono would refuse, nor reads anything differently (a test checks).
+fn rfc3339_common(b: &[u8]) -> Option<i64> {
+    fn digits(b: &[u8]) -> Option<i64> {
+        b.iter().try_fold(0i64, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    }
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    let (hour, minute, second) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&month) || day < 1 || day > month_days[month as usize - 1] || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut rest = &b[19..];
+    let mut millis = 0;
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let len = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if len == 0 {
+            return None;
+        }
+        let kept = &fraction[..len.min(3)];
+        millis = digits(kept)? * 10i64.pow(3 - kept.len() as u32);
+        rest = &fraction[len..];
+    }
+    let offset_minutes = match rest {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (h, m) = (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            if *sign == b'-' { -(h * 60 + m) } else { h * 60 + m }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
+    Some(seconds * 1_000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// algorithm: years counted from March so the leap day comes last).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// Builds the typed event from fields already checked against the rules.
-fn build_kind<'a>(t: EventType, mut raw: RawEvent<'a>) -> Kind<'a> {
+fn build_kind<'a>(t: EventType, raw: &mut RawEvent<'a>) -> Kind<'a> {
     let mut take = |f: Field| std::mem::take(&mut raw.fields[f as usize]);
     fn text<'a>(r: Raw<'a>) -> Option<Cow<'a, str>> {
         match r {
@@ -1028,8 +1118,8 @@ mod tests {
 
     fn decode(line: &str) -> Result<Event<'_>, Reject> {
         let decoder = Decoder::new(["training.attended".to_string()], 3_600_000);
-        let raw = parse(line)?;
-        decoder.validate(raw, NOW).map(|(_, e)| e)
+        let mut raw = parse(line)?;
+        decoder.validate(&mut raw, NOW).map(|(_, e)| e)
     }
 
     #[test]
@@ -1138,6 +1228,42 @@ mod tests {
         match e.kind {
             Kind::TicketCreated { queue, .. } => assert_eq!(queue.as_deref(), Some("bé\"q")),
             other => panic!("{other:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path reads exactly what chrono reads.
+        #[test]
+        fn rfc3339_fast_path_agrees_with_chrono(
+            ms in -62_000_000_000_000i64..253_000_000_000_000i64,
+            offset_minutes in -(23 * 60 + 59)..(23 * 60 + 59i32),
+            fraction_digits in 0usize..10,
+            zulu in proptest::bool::ANY,
+        ) {
+            let offset = if zulu { chrono::FixedOffset::east_opt(0) } else { chrono::FixedOffset::east_opt(offset_minutes * 60) };
+            let Some(offset) = offset else { return Ok(()); };
+            let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else { return Ok(()); };
+            let local = t.with_timezone(&offset);
+            let mut text = local.format("%Y-%m-%dT%H:%M:%S").to_string();
+            if fraction_digits > 0 {
+                let nanos = format!("{:09}", local.timestamp_subsec_nanos());
+                text.push('.');
+                text.push_str(&format!("{:0<width$}", &nanos[..fraction_digits.min(9)], width = fraction_digits));
+            }
+            text.push_str(&if zulu { "Z".to_string() } else { local.format("%:z").to_string() });
+            let chrono = chrono::DateTime::parse_from_rfc3339(&text).ok().map(|t| t.timestamp_millis());
+            let fast = rfc3339_common(text.as_bytes());
+            proptest::prop_assert!(fast.is_some(), "the usual shape takes the fast path: {}", text);
+            proptest::prop_assert_eq!(fast, chrono, "{}", text);
+        }
+
+        /// On any text, the fast path either declines or agrees with chrono.
+        #[test]
+        fn rfc3339_fast_path_never_accepts_what_chrono_refuses(text in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,4})?(Z|[+-][0-9]{2}:[0-9]{2}|)") {
+            if let Some(fast) = rfc3339_common(text.as_bytes()) {
+                let chrono = chrono::DateTime::parse_from_rfc3339(&text).ok().map(|t| t.timestamp_millis());
+                proptest::prop_assert_eq!(Some(fast), chrono, "{}", text);
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Cumulative counters and classic-bucket histograms: everything since
 //! start, late events included, aggregatable across instances.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -90,13 +90,13 @@ pub enum InteractionOutcome {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Cumulative {
-    pub tickets: HashMap<(TicketDims, TicketCounter), u64>,
-    pub ticket_timers: HashMap<(TicketDims, crate::engine::windows::Timer), ClassicHistogram>,
-    pub interactions: HashMap<(InteractionDims, InteractionOutcome), u64>,
+    pub tickets: FxHashMap<(TicketDims, TicketCounter), u64>,
+    pub ticket_timers: FxHashMap<(TicketDims, crate::engine::windows::Timer), ClassicHistogram>,
+    pub interactions: FxHashMap<(InteractionDims, InteractionOutcome), u64>,
     pub interaction_timers:
-        HashMap<(InteractionDims, crate::engine::windows::Timer), ClassicHistogram>,
+        FxHashMap<(InteractionDims, crate::engine::windows::Timer), ClassicHistogram>,
     /// Resolutions by agent label id.
-    pub agent_resolutions: HashMap<u16, u64>,
+    pub agent_resolutions: FxHashMap<u16, u64>,
 }
 
 impl Cumulative {

@@ -1,8 +1,6 @@
 //! Label values that come from input, interned to small ids and bounded
 //! per label (SPEC §5.3): past the limit, new values fold into `other`.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 /// Value used for a missing optional label (SPEC §7.3).
@@ -12,7 +10,7 @@ pub const OTHER: &str = "other";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LabelSet {
-    ids: HashMap<Box<str>, u16>,
+    ids: rustc_hash::FxHashMap<Box<str>, u16>,
     names: Vec<Box<str>>,
     limit: usize,
     /// Events whose value was folded into `other`.
@@ -22,7 +20,7 @@ pub struct LabelSet {
 impl LabelSet {
     pub fn new(limit: usize) -> LabelSet {
         LabelSet {
-            ids: HashMap::new(),
+            ids: Default::default(),
             names: Vec::new(),
             limit,
             folded: 0,
