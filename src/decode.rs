@@ -159,17 +159,16 @@ impl<'a> RawEvent<'a> {
     }
 }
 
-/// Step one: the line must be one JSON object.
-pub fn parse(line: &str) -> Result<RawEvent<'_>, Reject> {
+/// Step one: the line must be one JSON object. Fills `into`, which the
+/// caller owns, so the large raw event is not moved around per line.
+pub fn parse<'a>(line: &'a str, into: &mut RawEvent<'a>) -> Result<(), Reject> {
     let mut de = serde_json::Deserializer::from_str(line);
-    let raw = de
-        .deserialize_map(RawEventVisitor)
-        .map_err(|_| Reject::InvalidJson)?;
-    de.end().map_err(|_| Reject::InvalidJson)?;
-    Ok(raw)
+    de.deserialize_map(RawEventVisitor(into))
+        .and_then(|()| de.end())
+        .map_err(|_| Reject::InvalidJson)
 }
 
-struct RawEventVisitor;
+struct RawEventVisitor<'r, 'a>(&'r mut RawEvent<'a>);
 
 /// Reads an object key straight into a [`Field`], without allocating.
 struct FieldKey;
@@ -194,25 +193,24 @@ impl<'de> Visitor<'de> for FieldKey {
     }
 }
 
-impl<'de> Visitor<'de> for RawEventVisitor {
-    type Value = RawEvent<'de>;
+impl<'de> Visitor<'de> for RawEventVisitor<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-        let mut event = RawEvent::default();
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
         while let Some(key) = map.next_key_seed(FieldKey)? {
             match key {
                 // A repeated key keeps its last value, as most JSON readers do.
-                Some(field) => event.fields[field as usize] = map.next_value::<Raw<'de>>()?,
+                Some(field) => self.0.fields[field as usize] = map.next_value::<Raw<'de>>()?,
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(event)
+        Ok(())
     }
 }
 
@@ -1118,7 +1116,8 @@ mod tests {
 
     fn decode(line: &str) -> Result<Event<'_>, Reject> {
         let decoder = Decoder::new(["training.attended".to_string()], 3_600_000);
-        let mut raw = parse(line)?;
+        let mut raw = RawEvent::default();
+        parse(line, &mut raw)?;
         decoder.validate(&mut raw, NOW).map(|(_, e)| e)
     }
 

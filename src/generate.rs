@@ -1002,9 +1002,14 @@ mod tests {
         Generator::new(config).take(n).collect()
     }
 
+    fn raw(line: &str) -> decode::RawEvent<'_> {
+        let mut raw = decode::RawEvent::default();
+        decode::parse(line, &mut raw).expect("generated line is JSON");
+        raw
+    }
+
     fn ts_of(line: &str) -> i64 {
-        let raw = decode::parse(line).expect("generated line is JSON");
-        decode::parse_ts(raw.get(Field::Ts)).expect("generated ts parses")
+        decode::parse_ts(raw(line).get(Field::Ts)).expect("generated ts parses")
     }
 
     #[test]
@@ -1026,7 +1031,7 @@ mod tests {
             let ts = ts_of(&line);
             assert!(ts >= previous, "ts went back: {line}");
             previous = ts;
-            let raw = decode::parse(&line).expect("JSON");
+            let raw = raw(&line);
             assert!(ids.insert(raw.event_id().expect("event_id").to_owned()));
             let form = if line.contains(r#""ts":""#) {
                 line.contains("+02:00\"") as usize
@@ -1061,7 +1066,7 @@ mod tests {
             ..GeneratorConfig::default()
         };
         for line in lines(config, 150_000) {
-            let raw = decode::parse(&line).expect("JSON");
+            let raw = raw(&line);
             if let decode::Raw::Str(t) = raw.get(Field::Type) {
                 *counts.entry(t.to_string()).or_default() += 1;
             }

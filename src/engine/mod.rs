@@ -289,7 +289,8 @@ impl Engine {
         if line.trim().is_empty() {
             return Ok(Applied::Blank);
         }
-        let mut raw = decode::parse(line)?;
+        let mut raw = decode::RawEvent::default();
+        decode::parse(line, &mut raw)?;
         if let Some(id) = raw.event_id() {
             if self.dedup.is_duplicate(decode::id_hash(id), self.clock_ms) {
                 return Ok(Applied::Duplicate);
