@@ -16,7 +16,7 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub metrics: MetricsConfig,
@@ -150,16 +150,6 @@ impl Default for LabelLimits {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            metrics: MetricsConfig::default(),
-            engine: EngineConfig::default(),
-            limits: LabelLimits::default(),
-            custom_ratios: Vec::new(),
-        }
-    }
-}
 
 /// Number of slots in every rolling window (SPEC §3).
 pub const SLOTS_PER_WINDOW: i64 = 60;

@@ -240,7 +240,7 @@ impl<'de> Visitor<'de> for RawVisitor {
     fn visit_f64<E>(self, v: f64) -> Result<Raw<'de>, E> {
         // serde_json hands integers beyond u64 over as floats; a whole
         // number that large is still a JSON integer, just too big for us.
-        if v.fract() == 0.0 && v.abs() >= 9.223_372_036_854_775_808e18 {
+        if v.fract() == 0.0 && v.abs() >= i64::MAX as f64 {
             return Ok(Raw::BigInt);
         }
         Ok(Raw::Float(v))
