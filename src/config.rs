@@ -9,7 +9,10 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {reason}; check the path given to --config")]
-    Read { path: String, reason: std::io::Error },
+    Read {
+        path: String,
+        reason: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("config: {0}")]
@@ -150,7 +153,6 @@ impl Default for LabelLimits {
     }
 }
 
-
 /// Number of slots in every rolling window (SPEC §3).
 pub const SLOTS_PER_WINDOW: i64 = 60;
 
@@ -171,7 +173,9 @@ impl Config {
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
+            let line = e
+                .span()
+                .map(|span| text[..span.start].matches('\n').count() + 1);
             ConfigError::Parse {
                 path: "<text>".into(),
                 message: match line {

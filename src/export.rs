@@ -11,7 +11,7 @@ use crate::engine::cumulative::{
 };
 use crate::engine::snapshot::Snapshot;
 use crate::engine::windows::{Tally, Timer};
-use crate::kpi::{self, CustomerCounts, Gauge, Summarizer};
+use crate::kpi::{self, CustomerCounts, Gauge};
 
 /// Prefix of the processor's own metrics (the KPI prefix is configurable).
 const HEALTH: &str = "deskpulse_";
@@ -346,13 +346,12 @@ enum Scope<'a> {
 }
 
 fn windowed(f: &mut Families, s: &Snapshot) {
-    let mut summarizer = Summarizer::default();
     let scopes = std::iter::once((Scope::Centre, &s.centre))
         .chain(s.queues.iter().map(|(q, t)| (Scope::Queue(q), t)))
         .chain(s.agents.iter().map(|(a, t)| (Scope::Agent(a), t)));
     for (scope, tallies) in scopes {
         for (window, tally) in s.window_names.iter().zip(tallies) {
-            window_series(f, &mut summarizer, s, scope, window, tally);
+            window_series(f, s, scope, window, tally);
         }
     }
     for (window, by_category) in s.window_names.iter().zip(&s.outcomes) {
@@ -372,14 +371,7 @@ fn windowed(f: &mut Families, s: &Snapshot) {
     }
 }
 
-fn window_series(
-    f: &mut Families,
-    summarizer: &mut Summarizer,
-    s: &Snapshot,
-    scope: Scope,
-    window: &str,
-    tally: &Tally,
-) {
+fn window_series(f: &mut Families, s: &Snapshot, scope: Scope, window: &str, tally: &Tally) {
     let mut labels: Vec<(&str, &str)> = Vec::with_capacity(2);
     match scope {
         Scope::Centre => {}
@@ -389,7 +381,7 @@ fn window_series(
     labels.push(("window", window));
 
     if let Scope::Agent(_) = scope {
-        let summary = summarizer.summary(tally.timer(Timer::Handle));
+        let summary = kpi::summary(tally.timer(Timer::Handle));
         f.summary(
             "agent_handle_window_seconds",
             "handle time by agent over the window",
@@ -418,7 +410,7 @@ fn window_series(
 
     for timer in Timer::ALL {
         let (name, help) = timer_name(timer);
-        let summary = summarizer.summary(tally.timer(timer));
+        let summary = kpi::summary(tally.timer(timer));
         f.summary(&format!("{name}_window_seconds"), help, &labels, &summary);
     }
     let customers = CustomerCounts::of(tally);

@@ -1,9 +1,8 @@
 //! KPI formulas (SPEC §2, §7): the one place where a windowed KPI is
 //! computed from what a window counted.
 
-use hdrhistogram::Histogram;
-
-use crate::engine::windows::{Count, SparseHistogram, Tally};
+use crate::engine::windows::{hdr_layout, Count, SparseHistogram, Tally};
+use crate::engine::IdMap;
 
 /// Quantiles exported for every windowed duration summary.
 pub const QUANTILES: [f64; 4] = [0.5, 0.9, 0.95, 0.99];
@@ -73,17 +72,18 @@ pub struct CustomerCounts {
 
 impl CustomerCounts {
     pub fn of(tally: &Tally) -> CustomerCounts {
-        let mut ids = tally.customers.clone();
-        ids.sort_unstable();
-        let mut counts = CustomerCounts {
-            tickets: ids.len() as u64,
-            ..CustomerCounts::default()
-        };
-        for run in ids.chunk_by(|a, b| a == b) {
-            counts.distinct += 1;
-            counts.repeat += (run.len() > 1) as u64;
+        // The ids are hashes already: counting them in a map is cheaper
+        // than sorting them.
+        let mut tickets: IdMap<u64> = IdMap::default();
+        tickets.reserve(tally.customers.len());
+        for &id in &tally.customers {
+            *tickets.entry(id).or_default() += 1;
         }
-        counts
+        CustomerCounts {
+            tickets: tally.customers.len() as u64,
+            distinct: tickets.len() as u64,
+            repeat: tickets.values().filter(|&&n| n > 1).count() as u64,
+        }
     }
 }
 
@@ -131,9 +131,7 @@ pub fn gauge(
         Gauge::Retention | Gauge::Churn => {
             // S = E − N + C: active at the window's start (§7.9).
             let (signups, churns) = (n(Count::SignUps), n(Count::Churns));
-            let at_start = (active_customers + churns)
-                .checked_sub(signups)
-                .unwrap_or(0);
+            let at_start = (active_customers + churns).saturating_sub(signups);
             if gauge == Gauge::Retention {
                 ratio(active_customers.saturating_sub(signups), at_start)
             } else {
@@ -158,47 +156,37 @@ pub struct Summary {
     pub quantiles: Vec<(f64, f64)>,
 }
 
-/// Builds summaries, reusing one dense HDR histogram for the quantiles.
-pub struct Summarizer {
-    scratch: Histogram<u64>,
-}
-
-impl Default for Summarizer {
-    fn default() -> Self {
-        // Auto-resizing, 3 significant digits, as SPEC §3 asks.
-        let mut scratch = Histogram::new(3).expect("3 significant digits is a valid precision");
-        scratch.auto(true);
-        Summarizer { scratch }
+/// The summary of a window's durations, in one pass over its buckets. A
+/// quantile is what HDR's `value_at_quantile` gives over the raw values:
+/// the highest value of the first bucket whose running count reaches the
+/// rank ⌈q × count⌉, at least 1. (At quantile 0, which is not exported,
+/// HDR would give the bucket's lowest value.)
+pub fn summary(h: &SparseHistogram) -> Summary {
+    let mut quantiles = Vec::new();
+    if h.count() > 0 {
+        let mut buckets = h.buckets().iter();
+        let (mut key, mut seen) = (0, 0);
+        for q in QUANTILES {
+            let rank = ((q * h.count() as f64).ceil() as u64).max(1);
+            while seen < rank {
+                let Some(&(k, n)) = buckets.next() else { break };
+                (key, seen) = (k, seen + n);
+            }
+            quantiles.push((q, hdr_layout().highest_equivalent(key) as f64 / 1000.0));
+        }
     }
-}
-
-impl Summarizer {
-    pub fn summary(&mut self, h: &SparseHistogram) -> Summary {
-        self.scratch.reset();
-        for &(key, n) in h.buckets() {
-            // Keys are bucket lows, so recording them lands in the same
-            // buckets as the raw values did; auto-resize cannot fail here.
-            let _ = self.scratch.record_n(key, n);
-        }
-        let quantiles = if h.count() == 0 {
-            Vec::new()
-        } else {
-            QUANTILES
-                .iter()
-                .map(|&q| (q, self.scratch.value_at_quantile(q) as f64 / 1000.0))
-                .collect()
-        };
-        Summary {
-            count: h.count(),
-            sum_seconds: h.sum_ms() as f64 / 1000.0,
-            quantiles,
-        }
+    Summary {
+        count: h.count(),
+        sum_seconds: h.sum_ms() as f64 / 1000.0,
+        quantiles,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hdrhistogram::Histogram;
+    use proptest::prelude::*;
 
     #[test]
     fn nps_worked_example() {
@@ -236,17 +224,58 @@ mod tests {
         }
     }
 
+    /// Values around the bucket edges of every magnitude, up to ~1e10 ms.
+    fn duration() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(0u64),
+            0u64..4096,
+            (11u32..34, -2i64..=2).prop_map(|(bits, d)| ((1i64 << bits) + d) as u64),
+            (1u64..2048, 1u32..24, -1i64..=1)
+                .prop_map(|(sub, shift, d)| ((sub << shift) as i64 + d).max(0) as u64),
+            0u64..10_000_000_000,
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn quantiles_match_hdr_over_raw_values(
+            values in prop::collection::vec(duration(), 0..300),
+        ) {
+            let mut slot = SparseHistogram::default();
+            let mut dense = Histogram::<u64>::new(3).unwrap();
+            dense.auto(true);
+            for &v in &values {
+                slot.record(v);
+                dense.record(v).unwrap();
+            }
+            let mut window = SparseHistogram::default();
+            window.merge_all(std::iter::once(&slot));
+            let s = summary(&window);
+            prop_assert_eq!(s.count, values.len() as u64);
+            prop_assert_eq!(s.sum_seconds, values.iter().sum::<u64>() as f64 / 1000.0);
+            let expected: Vec<(f64, f64)> = if values.is_empty() {
+                Vec::new()
+            } else {
+                QUANTILES
+                    .iter()
+                    .map(|&q| (q, dense.value_at_quantile(q) as f64 / 1000.0))
+                    .collect()
+            };
+            prop_assert_eq!(s.quantiles, expected);
+        }
+    }
+
     #[test]
-    fn quantiles_match_hdr_over_raw_values() {
-        let mut sparse = SparseHistogram::default();
-        let mut dense = Histogram::<u64>::new(3).unwrap();
-        for v in (0..5000u64).map(|i| i * i % 100_003 + i * 37) {
-            sparse.record(v);
-            dense.record(v).unwrap();
-        }
-        let s = Summarizer::default().summary(&sparse);
-        for (q, seconds) in s.quantiles {
-            assert_eq!(seconds, dense.value_at_quantile(q) as f64 / 1000.0);
-        }
+    fn repeat_customers_are_counted_once() {
+        let mut t = Tally::default();
+        t.customers = vec![7, 3, 7, 9, 7, 3];
+        assert_eq!(
+            CustomerCounts::of(&t),
+            CustomerCounts {
+                tickets: 6,
+                distinct: 3,
+                repeat: 2
+            }
+        );
     }
 }

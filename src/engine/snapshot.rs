@@ -173,23 +173,20 @@ impl Engine {
     }
 
     fn live(&self) -> Live {
-        let mut live = Live {
-            queues: self.queues.names().map(|(_, n)| n.to_owned()).collect(),
-            ..Live::default()
-        };
-        let earliest = |map: &mut BTreeMap<String, i64>, key: &str, at: i64| {
-            let entry = map.entry(key.to_owned()).or_insert(at);
+        // Counted by queue id, and named once per queue rather than once
+        // per ticket: ids and names are one to one.
+        let mut open = BTreeMap::new();
+        let (mut oldest_open, mut oldest_unanswered) = (BTreeMap::new(), BTreeMap::new());
+        let (mut waiting, mut longest_waiting) = (BTreeMap::new(), BTreeMap::new());
+        let earliest = |map: &mut BTreeMap<u16, i64>, queue: u16, at: i64| {
+            let entry = map.entry(queue).or_insert(at);
             *entry = (*entry).min(at);
         };
         for t in self.tickets.values().filter(|t| !t.is_resolved()) {
-            let queue = self.queues.name(t.queue);
-            *live
-                .tickets_open
-                .entry((queue.to_owned(), t.priority, t.status))
-                .or_default() += 1;
-            earliest(&mut live.oldest_open_ms, queue, t.created_ms);
+            *open.entry((t.queue, t.priority, t.status)).or_default() += 1;
+            earliest(&mut oldest_open, t.queue, t.created_ms);
             if t.first_reply_ms == NEVER {
-                earliest(&mut live.oldest_unanswered_ms, queue, t.created_ms);
+                earliest(&mut oldest_unanswered, t.queue, t.created_ms);
             }
         }
         for i in self
@@ -197,14 +194,26 @@ impl Engine {
             .values()
             .filter(|i| i.answered_ms == NEVER)
         {
-            let queue = self.queues.name(i.queue);
-            *live.waiting.entry(queue.to_owned()).or_default() += 1;
-            earliest(&mut live.longest_waiting_since_ms, queue, i.queued_ms);
+            *waiting.entry(i.queue).or_default() += 1;
+            earliest(&mut longest_waiting, i.queue, i.queued_ms);
         }
+        let mut agents = BTreeMap::new();
         for agent in self.agents.values() {
-            *live.agents.entry(agent.status).or_default() += 1;
+            *agents.entry(agent.status).or_default() += 1;
         }
-        live
+        let queue = |id: u16| self.queues.name(id).to_owned();
+        Live {
+            queues: self.queues.names().map(|(_, n)| n.to_owned()).collect(),
+            tickets_open: open
+                .into_iter()
+                .map(|((q, priority, status), n)| ((queue(q), priority, status), n))
+                .collect(),
+            oldest_open_ms: named(&self.queues, oldest_open),
+            oldest_unanswered_ms: named(&self.queues, oldest_unanswered),
+            waiting: named(&self.queues, waiting),
+            longest_waiting_since_ms: named(&self.queues, longest_waiting),
+            agents,
+        }
     }
 
     fn health_series(&self) -> HealthSeries {
@@ -233,4 +242,11 @@ impl Engine {
             clock_ms: self.clock_ms(),
         }
     }
+}
+
+/// A map by label id as a map by label name.
+fn named<V>(labels: &super::LabelSet, map: BTreeMap<u16, V>) -> BTreeMap<String, V> {
+    map.into_iter()
+        .map(|(id, v)| (labels.name(id).to_owned(), v))
+        .collect()
 }

@@ -2,7 +2,10 @@
 //! 60-slot epoch-aligned ring ([`Ring`]) and the since-midnight window
 //! ([`Today`]).
 
+use std::sync::OnceLock;
+
 use chrono::{NaiveTime, TimeZone};
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::config::SLOTS_PER_WINDOW;
@@ -59,78 +62,70 @@ pub const COUNT_KINDS: usize = 23;
 
 /// A histogram that stores only the HDR buckets it has seen, so that an
 /// empty or sparse slot costs almost nothing. Keys are the lowest value of
-/// each 3-significant-digit HDR bucket, so merging into a real
-/// `hdrhistogram::Histogram` gives exactly the quantiles of the raw values.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// each bucket of [`hdr_layout`], so that quantiles over the buckets are
+/// exactly those of a real `hdrhistogram::Histogram` over the raw values.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SparseHistogram {
-    /// (bucket key in ms, count), sorted by key.
+    /// (bucket key in ms, count): sorted by key, one per key, up to
+    /// `sorted`; then values recorded since, in arrival order. Inserting
+    /// each value in place would move the sorted part, which in the long
+    /// slots holds thousands of buckets.
     buckets: Vec<(u64, u64)>,
+    sorted: usize,
     count: u64,
     sum_ms: u64,
 }
 
-/// Lowest value of the HDR bucket (3 significant digits, unit 1) holding
-/// `v`: values below 2048 are exact; above, each doubling halves precision.
+/// The HDR layout of the windowed quantiles (SPEC §3): 3 significant
+/// digits, unit 1 ms. Only its bucket arithmetic is used, which does not
+/// depend on the values it could hold, so one empty histogram serves all.
+pub fn hdr_layout() -> &'static Histogram<u64> {
+    static LAYOUT: OnceLock<Histogram<u64>> = OnceLock::new();
+    LAYOUT.get_or_init(|| Histogram::new(3).expect("3 significant digits is a valid precision"))
+}
+
+/// Lowest value of the HDR bucket holding `v`: its key.
 pub fn hdr_bucket_key(v: u64) -> u64 {
-    let magnitude = 63 - (v | 1).leading_zeros() as i64;
-    let shift = (magnitude - 10).max(0);
-    (v >> shift) << shift
+    hdr_layout().lowest_equivalent(v)
 }
 
 impl SparseHistogram {
     pub fn record(&mut self, value_ms: u64) {
-        let key = hdr_bucket_key(value_ms);
-        match self.buckets.binary_search_by_key(&key, |&(k, _)| k) {
-            Ok(i) => self.buckets[i].1 += 1,
-            Err(i) => self.buckets.insert(i, (key, 1)),
+        self.buckets.push((hdr_bucket_key(value_ms), 1));
+        // Folding once the new values reach an eighth of the sorted part
+        // costs a bounded amount per value, and bounds the extra memory.
+        if self.buckets.len() - self.sorted >= (self.sorted / 8).max(32) {
+            self.fold();
         }
         self.count += 1;
         self.sum_ms += value_ms;
     }
 
-    pub fn merge(&mut self, other: &SparseHistogram) {
-        if other.buckets.is_empty() {
-            return;
-        }
-        if self.buckets.is_empty() {
+    /// Adds all of `others` at once: merging them one by one would copy
+    /// the growing total again for each. The result is wholly sorted.
+    pub fn merge_all<'a>(&mut self, others: impl Iterator<Item = &'a SparseHistogram> + Clone) {
+        self.buckets
+            .reserve(others.clone().map(|h| h.buckets.len()).sum());
+        for other in others {
             self.buckets.extend_from_slice(&other.buckets);
-        } else {
-            // Both are sorted: one linear merge.
-            let mine = std::mem::take(&mut self.buckets);
-            let mut merged = Vec::with_capacity(mine.len() + other.buckets.len());
-            let (mut a, mut b) = (mine.iter().peekable(), other.buckets.iter().peekable());
-            loop {
-                let next = match (a.peek(), b.peek()) {
-                    (Some(&&(ka, na)), Some(&&(kb, nb))) if ka == kb => {
-                        a.next();
-                        b.next();
-                        (ka, na + nb)
-                    }
-                    (Some(&&x), Some(&&y)) => {
-                        if x.0 < y.0 {
-                            a.next();
-                            x
-                        } else {
-                            b.next();
-                            y
-                        }
-                    }
-                    (Some(&&x), None) => {
-                        a.next();
-                        x
-                    }
-                    (None, Some(&&y)) => {
-                        b.next();
-                        y
-                    }
-                    (None, None) => break,
-                };
-                merged.push(next);
-            }
-            self.buckets = merged;
+            self.count += other.count;
+            self.sum_ms += other.sum_ms;
         }
-        self.count += other.count;
-        self.sum_ms += other.sum_ms;
+        self.fold();
+    }
+
+    /// Sorts all buckets and adds up those of the same key.
+    fn fold(&mut self) {
+        // The stable sort takes sorted runs as they are and merges them.
+        self.buckets.sort_by_key(|&(key, _)| key);
+        self.buckets.dedup_by(|next, kept| {
+            let same = next.0 == kept.0;
+            if same {
+                kept.1 += next.1;
+            }
+            same
+        });
+        self.sorted = self.buckets.len();
     }
 
     pub fn count(&self) -> u64 {
@@ -141,12 +136,16 @@ impl SparseHistogram {
         self.sum_ms
     }
 
+    /// (bucket key in ms, count), sorted by key, of a histogram made by
+    /// [`SparseHistogram::merge_all`], as windows are.
     pub fn buckets(&self) -> &[(u64, u64)] {
+        debug_assert_eq!(self.sorted, self.buckets.len(), "not merged");
         &self.buckets
     }
 
     fn clear(&mut self) {
         self.buckets.clear();
+        self.sorted = 0;
         self.count = 0;
         self.sum_ms = 0;
     }
@@ -160,7 +159,7 @@ pub struct OutcomeTally {
 }
 
 /// Everything one slot of one window counts for one scope.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Tally {
     counts: [u64; COUNT_KINDS],
     timers: [SparseHistogram; 5],
@@ -208,28 +207,37 @@ impl Tally {
         self.custom[ratio][side] += amount;
     }
 
-    /// Adds another tally into this one (window aggregation, shard merge).
+    /// Adds another tally into this one.
     pub fn merge(&mut self, other: &Tally) {
-        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
-            *mine += theirs;
-        }
-        for (mine, theirs) in self.timers.iter_mut().zip(&other.timers) {
-            mine.merge(theirs);
-        }
-        self.customers.extend_from_slice(&other.customers);
-        for &(category, tally) in &other.outcomes {
-            match self.outcomes.iter_mut().find(|(c, _)| *c == category) {
-                Some((_, mine)) => {
-                    mine.success += tally.success;
-                    mine.total += tally.total;
+        self.merge_all(&[other]);
+    }
+
+    /// Adds other tallies into this one (window aggregation).
+    pub fn merge_all(&mut self, others: &[&Tally]) {
+        self.customers
+            .reserve(others.iter().map(|t| t.customers.len()).sum());
+        for other in others {
+            for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
+                *mine += theirs;
+            }
+            self.customers.extend_from_slice(&other.customers);
+            for &(category, tally) in &other.outcomes {
+                match self.outcomes.iter_mut().find(|(c, _)| *c == category) {
+                    Some((_, mine)) => {
+                        mine.success += tally.success;
+                        mine.total += tally.total;
+                    }
+                    None => self.outcomes.push((category, tally)),
                 }
-                None => self.outcomes.push((category, tally)),
+            }
+            for (ratio, sides) in other.custom.iter().enumerate() {
+                for (side, amount) in sides.iter().enumerate() {
+                    self.custom(ratio, side, *amount);
+                }
             }
         }
-        for (ratio, sides) in other.custom.iter().enumerate() {
-            for (side, amount) in sides.iter().enumerate() {
-                self.custom(ratio, side, *amount);
-            }
+        for (timer, mine) in self.timers.iter_mut().enumerate() {
+            mine.merge_all(others.iter().map(|t| &t.timers[timer]));
         }
     }
 
@@ -290,11 +298,13 @@ impl Ring {
     pub fn aggregate(&self, now_ms: i64, into: &mut Tally) {
         let last = slot_of(now_ms, self.slot_ms);
         let first = last - (SLOTS_PER_WINDOW - 1);
-        for (index, tally) in &self.slots {
-            if (first..=last).contains(index) {
-                into.merge(tally);
-            }
-        }
+        let covered: Vec<&Tally> = self
+            .slots
+            .iter()
+            .filter(|(index, _)| (first..=last).contains(index))
+            .map(|(_, tally)| tally)
+            .collect();
+        into.merge_all(&covered);
     }
 
     /// Spreads `[start, end)` over the slots it covers, within one window
@@ -458,12 +468,6 @@ mod tests {
 
     proptest! {
         #[test]
-        fn bucket_key_matches_hdrhistogram(v in 0u64..(1u64 << 45)) {
-            let h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
-            prop_assert_eq!(hdr_bucket_key(v), h.lowest_equivalent(v));
-        }
-
-        #[test]
         fn five_minute_window_starts_59_slots_back(t in -1_000_000_000_000i64..4_000_000_000_000i64) {
             let ring = Ring::new(300_000);
             prop_assert_eq!(ring.start_ms(t), (t.div_euclid(5_000) - 59) * 5_000);
@@ -481,6 +485,31 @@ mod tests {
             ring.aggregate(now, &mut agg);
             let covered = slot_of(ts, 5_000) >= slot_of(now, 5_000) - 59;
             prop_assert_eq!(agg.get(Count::Created), covered as u64);
+        }
+
+        #[test]
+        fn merging_slots_equals_recording_in_one(
+            slots in prop::collection::vec(
+                prop::collection::vec(prop_oneof![0u64..3000, 0u64..20_000_000], 0..100),
+                0..8,
+            ),
+        ) {
+            let parts: Vec<SparseHistogram> = slots
+                .iter()
+                .map(|values| {
+                    let mut h = SparseHistogram::default();
+                    values.iter().for_each(|&v| h.record(v));
+                    h
+                })
+                .collect();
+            let mut merged = SparseHistogram::default();
+            merged.merge_all(parts.iter());
+            let mut one = SparseHistogram::default();
+            slots.iter().flatten().for_each(|&v| one.record(v));
+            one.fold();
+            prop_assert_eq!(merged.buckets(), one.buckets());
+            prop_assert_eq!(merged.count(), one.count());
+            prop_assert_eq!(merged.sum_ms(), one.sum_ms());
         }
     }
 
@@ -534,7 +563,7 @@ mod tests {
         for v in [5000, 9] {
             b.record(v);
         }
-        a.merge(&b);
+        a.merge_all([&b].into_iter());
         assert_eq!(a.count(), 6);
         assert_eq!(a.sum_ms(), 1 + 5000 + 5001 + 70_000 + 5000 + 9);
         assert_eq!(a.buckets().iter().map(|b| b.1).sum::<u64>(), 6);
