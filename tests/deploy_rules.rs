@@ -51,11 +51,17 @@ fn names_in(rules: &str) -> Vec<String> {
 
 #[test]
 fn every_metric_in_the_alert_rules_is_exported() {
-    let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus/alerts.yml"))
-        .expect("deploy/prometheus/alerts.yml exists");
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/prometheus/alerts.yml"
+    ))
+    .expect("deploy/prometheus/alerts.yml exists");
     let names = names_in(&rules);
     assert!(names.len() >= 5, "the rules name our metrics: {names:?}");
     let families = exported_families();
     let missing: Vec<&String> = names.iter().filter(|n| !families.contains(n)).collect();
-    assert!(missing.is_empty(), "rules use metrics deskpulse does not export: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "rules use metrics deskpulse does not export: {missing:?}"
+    );
 }
