@@ -21,6 +21,8 @@ struct Families {
     prefix: String,
     list: Vec<MetricFamily>,
     index: HashMap<String, usize>,
+    /// Reused for KPI names, which are looked up once per series.
+    name_buffer: String,
 }
 
 impl Families {
@@ -29,11 +31,28 @@ impl Families {
             prefix: prefix.to_owned(),
             list: Vec::new(),
             index: HashMap::new(),
+            name_buffer: String::new(),
         }
     }
 
     fn family(&mut self, name: &str, help: &str, kind: MetricType) -> &mut MetricFamily {
-        let i = match self.index.get(name) {
+        let i = self.family_index(name, help, kind);
+        &mut self.list[i]
+    }
+
+    /// The family of a KPI metric: the configured prefix, then `parts`.
+    fn kpi_family(&mut self, parts: &[&str], help: &str, kind: MetricType) -> &mut MetricFamily {
+        let mut name = std::mem::take(&mut self.name_buffer);
+        name.clear();
+        name.push_str(&self.prefix);
+        parts.iter().for_each(|part| name.push_str(part));
+        let i = self.family_index(&name, help, kind);
+        self.name_buffer = name;
+        &mut self.list[i]
+    }
+
+    fn family_index(&mut self, name: &str, help: &str, kind: MetricType) -> usize {
+        match self.index.get(name) {
             Some(&i) => i,
             None => {
                 let mut family = MetricFamily::default();
@@ -44,8 +63,7 @@ impl Families {
                 self.index.insert(name.to_owned(), self.list.len() - 1);
                 self.list.len() - 1
             }
-        };
-        &mut self.list[i]
+        }
     }
 
     fn push(
@@ -56,38 +74,26 @@ impl Families {
         labels: &[(&str, &str)],
         value: f64,
     ) {
-        let mut metric = Metric::from_label(label_pairs(labels));
-        match kind {
-            MetricType::COUNTER => {
-                let mut c = proto::Counter::default();
-                c.set_value(value);
-                metric.set_counter(c);
-            }
-            _ => {
-                let mut g = proto::Gauge::default();
-                g.set_value(value);
-                metric.set_gauge(g);
-            }
-        }
+        let metric = scalar(kind, labels, value);
         self.family(name, help, kind).mut_metric().push(metric);
     }
 
-    /// A KPI series: `name` gets the configured prefix.
+    /// A KPI series: its name is the configured prefix, then `name`.
     fn kpi(
         &mut self,
-        name: &str,
+        name: &[&str],
         help: &str,
         kind: MetricType,
         labels: &[(&str, &str)],
         value: f64,
     ) {
-        let full = format!("{}{name}", self.prefix);
-        self.push(&full, help, kind, labels, value);
+        let metric = scalar(kind, labels, value);
+        self.kpi_family(name, help, kind).mut_metric().push(metric);
     }
 
     fn histogram(
         &mut self,
-        name: &str,
+        name: &[&str],
         help: &str,
         bounds: &[f64],
         labels: &[(&str, &str)],
@@ -111,13 +117,12 @@ impl Families {
         ph.set_sample_sum(h.sum_ms as f64 / 1000.0);
         let mut metric = Metric::from_label(label_pairs(labels));
         metric.set_histogram(ph);
-        let full = format!("{}{name}", self.prefix);
-        self.family(&full, help, MetricType::HISTOGRAM)
+        self.kpi_family(name, help, MetricType::HISTOGRAM)
             .mut_metric()
             .push(metric);
     }
 
-    fn summary(&mut self, name: &str, help: &str, labels: &[(&str, &str)], s: &kpi::Summary) {
+    fn summary(&mut self, name: &[&str], help: &str, labels: &[(&str, &str)], s: &kpi::Summary) {
         let mut ps = proto::Summary::default();
         ps.set_sample_count(s.count);
         ps.set_sample_sum(s.sum_seconds);
@@ -134,11 +139,25 @@ impl Families {
         );
         let mut metric = Metric::from_label(label_pairs(labels));
         metric.set_summary(ps);
-        let full = format!("{}{name}", self.prefix);
-        self.family(&full, help, MetricType::SUMMARY)
+        self.kpi_family(name, help, MetricType::SUMMARY)
             .mut_metric()
             .push(metric);
     }
+}
+
+/// A counter or gauge sample.
+fn scalar(kind: MetricType, labels: &[(&str, &str)], value: f64) -> Metric {
+    let mut metric = Metric::from_label(label_pairs(labels));
+    if kind == MetricType::COUNTER {
+        let mut c = proto::Counter::default();
+        c.set_value(value);
+        metric.set_counter(c);
+    } else {
+        let mut g = proto::Gauge::default();
+        g.set_value(value);
+        metric.set_gauge(g);
+    }
+    metric
 }
 
 fn label_pairs(labels: &[(&str, &str)]) -> Vec<LabelPair> {
@@ -290,7 +309,7 @@ fn cumulative(f: &mut Families, s: &Snapshot) {
             ("priority", priority.as_str()),
             ("queue", queue.as_str()),
         ]);
-        f.kpi(name, help, COUNTER, &labels, n as f64);
+        f.kpi(&[name], help, COUNTER, &labels, n as f64);
     }
     for ((outcome, (queue, channel)), &n) in &c.interactions {
         let labels = [
@@ -299,7 +318,7 @@ fn cumulative(f: &mut Families, s: &Snapshot) {
             ("channel", channel.as_str()),
         ];
         f.kpi(
-            "interactions_total",
+            &["interactions_total"],
             "interactions by outcome",
             COUNTER,
             &labels,
@@ -308,7 +327,7 @@ fn cumulative(f: &mut Families, s: &Snapshot) {
     }
     for (agent, &n) in &c.agent_resolutions {
         f.kpi(
-            "agent_resolutions_total",
+            &["agent_resolutions_total"],
             "ticket resolutions by agent",
             COUNTER,
             &[("agent", agent)],
@@ -322,18 +341,12 @@ fn cumulative(f: &mut Families, s: &Snapshot) {
             ("priority", priority.as_str()),
             ("queue", queue.as_str()),
         ];
-        f.histogram(&format!("{name}_seconds"), help, TICKET_BUCKETS, &labels, h);
+        f.histogram(&[name, "_seconds"], help, TICKET_BUCKETS, &labels, h);
     }
     for ((timer, (queue, channel)), h) in &c.interaction_timers {
         let (name, help) = timer_name(*timer);
         let labels = [("queue", queue.as_str()), ("channel", channel.as_str())];
-        f.histogram(
-            &format!("{name}_seconds"),
-            help,
-            INTERACTION_BUCKETS,
-            &labels,
-            h,
-        );
+        f.histogram(&[name, "_seconds"], help, INTERACTION_BUCKETS, &labels, h);
     }
 }
 
@@ -360,7 +373,7 @@ fn windowed(f: &mut Families, s: &Snapshot) {
                 let labels = [("category", category.as_str()), ("window", window.as_str())];
                 let help = "resolutions with outcome success / resolutions with an outcome";
                 f.kpi(
-                    "outcome_success_ratio",
+                    &["outcome_success_ratio"],
                     help,
                     MetricType::GAUGE,
                     &labels,
@@ -383,7 +396,7 @@ fn window_series(f: &mut Families, s: &Snapshot, scope: Scope, window: &str, tal
     if let Scope::Agent(_) = scope {
         let summary = kpi::summary(tally.timer(Timer::Handle));
         f.summary(
-            "agent_handle_window_seconds",
+            &["agent_handle_window_seconds"],
             "handle time by agent over the window",
             &labels,
             &summary,
@@ -402,7 +415,7 @@ fn window_series(f: &mut Families, s: &Snapshot, scope: Scope, window: &str, tal
             ),
         ] {
             if let Some(v) = kpi::gauge(gauge, tally, &none, 0) {
-                f.kpi(name, help, MetricType::GAUGE, &labels, v);
+                f.kpi(&[name], help, MetricType::GAUGE, &labels, v);
             }
         }
         return;
@@ -411,7 +424,7 @@ fn window_series(f: &mut Families, s: &Snapshot, scope: Scope, window: &str, tal
     for timer in Timer::ALL {
         let (name, help) = timer_name(timer);
         let summary = kpi::summary(tally.timer(timer));
-        f.summary(&format!("{name}_window_seconds"), help, &labels, &summary);
+        f.summary(&[name, "_window_seconds"], help, &labels, &summary);
     }
     let customers = CustomerCounts::of(tally);
     let gauges: &[Gauge] = if scope == Scope::Centre {
@@ -422,14 +435,14 @@ fn window_series(f: &mut Families, s: &Snapshot, scope: Scope, window: &str, tal
     for &gauge in gauges {
         if let Some(v) = kpi::gauge(gauge, tally, &customers, s.active_customers) {
             let (name, help) = gauge_name(gauge);
-            f.kpi(name, help, MetricType::GAUGE, &labels, v);
+            f.kpi(&[name], help, MetricType::GAUGE, &labels, v);
         }
     }
     if scope == Scope::Centre {
         for (i, name) in s.custom_names.iter().enumerate() {
             if let Some(v) = kpi::custom(tally, i) {
                 f.kpi(
-                    &format!("custom_{name}"),
+                    &["custom_", name],
                     "custom ratio from the config",
                     MetricType::GAUGE,
                     &labels,
@@ -459,7 +472,7 @@ fn live(f: &mut Families, s: &Snapshot) {
                     ("status", status.as_str()),
                 ];
                 f.kpi(
-                    "tickets_open",
+                    &["tickets_open"],
                     "tickets neither resolved nor closed",
                     GAUGE,
                     &labels,
@@ -472,7 +485,7 @@ fn live(f: &mut Families, s: &Snapshot) {
         let labels = [("queue", queue.as_str())];
         let oldest_open = age(l.oldest_open_ms.get(queue));
         f.kpi(
-            "oldest_open_ticket_age_seconds",
+            &["oldest_open_ticket_age_seconds"],
             "age of the oldest open ticket",
             GAUGE,
             &labels,
@@ -481,7 +494,7 @@ fn live(f: &mut Families, s: &Snapshot) {
         let unanswered = age(l.oldest_unanswered_ms.get(queue));
         let help = "age of the oldest open ticket without an agent reply";
         f.kpi(
-            "oldest_unanswered_ticket_age_seconds",
+            &["oldest_unanswered_ticket_age_seconds"],
             help,
             GAUGE,
             &labels,
@@ -489,7 +502,7 @@ fn live(f: &mut Families, s: &Snapshot) {
         );
         let waiting = l.waiting.get(queue).copied().unwrap_or(0) as f64;
         f.kpi(
-            "interactions_waiting",
+            &["interactions_waiting"],
             "interactions queued and not answered",
             GAUGE,
             &labels,
@@ -497,7 +510,7 @@ fn live(f: &mut Families, s: &Snapshot) {
         );
         let longest = age(l.longest_waiting_since_ms.get(queue));
         f.kpi(
-            "longest_wait_seconds",
+            &["longest_wait_seconds"],
             "wait of the longest-waiting interaction",
             GAUGE,
             &labels,
@@ -507,7 +520,7 @@ fn live(f: &mut Families, s: &Snapshot) {
     for status in AgentStatus::ALL {
         let n = l.agents.get(&status).copied().unwrap_or(0) as f64;
         f.kpi(
-            "agents",
+            &["agents"],
             "agents by current status",
             GAUGE,
             &[("status", status.as_str())],
