@@ -250,3 +250,186 @@ fn named<V>(labels: &super::LabelSet, map: BTreeMap<u16, V>) -> BTreeMap<String,
         .map(|(id, v)| (labels.name(id).to_owned(), v))
         .collect()
 }
+
+impl Snapshot {
+    /// Adds the snapshot of another shard, taken at the same instant with
+    /// the same config: counts and tallies add up, ages keep the earliest
+    /// instant, the clock the latest. Shards of one consumer group hold
+    /// disjoint keys, so the sum is what one engine fed everything shows.
+    pub fn merge(&mut self, other: &Snapshot) {
+        merge_windows(&mut self.centre, &other.centre);
+        for (scopes, theirs) in [
+            (&mut self.queues, &other.queues),
+            (&mut self.agents, &other.agents),
+        ] {
+            for (name, tallies) in theirs {
+                merge_windows(scopes.entry(name.clone()).or_default(), tallies);
+            }
+        }
+        if self.outcomes.len() < other.outcomes.len() {
+            self.outcomes
+                .resize_with(other.outcomes.len(), BTreeMap::new);
+        }
+        for (mine, theirs) in self.outcomes.iter_mut().zip(&other.outcomes) {
+            for (category, o) in theirs {
+                let entry = mine.entry(category.clone()).or_default();
+                entry.success += o.success;
+                entry.total += o.total;
+            }
+        }
+        self.active_customers += other.active_customers;
+
+        let (c, theirs) = (&mut self.cumulative, &other.cumulative);
+        add_counts(&mut c.tickets, &theirs.tickets);
+        add_counts(&mut c.interactions, &theirs.interactions);
+        add_counts(&mut c.agent_resolutions, &theirs.agent_resolutions);
+        merge_histograms(&mut c.ticket_timers, &theirs.ticket_timers);
+        merge_histograms(&mut c.interaction_timers, &theirs.interaction_timers);
+
+        let (l, theirs) = (&mut self.live, &other.live);
+        for queue in &theirs.queues {
+            if !l.queues.contains(queue) {
+                l.queues.push(queue.clone());
+            }
+        }
+        add_counts(&mut l.tickets_open, &theirs.tickets_open);
+        add_counts(&mut l.waiting, &theirs.waiting);
+        add_counts(&mut l.agents, &theirs.agents);
+        keep_earliest(&mut l.oldest_open_ms, &theirs.oldest_open_ms);
+        keep_earliest(&mut l.oldest_unanswered_ms, &theirs.oldest_unanswered_ms);
+        keep_earliest(
+            &mut l.longest_waiting_since_ms,
+            &theirs.longest_waiting_since_ms,
+        );
+
+        let (h, theirs) = (&mut self.health, &other.health);
+        add_counts(&mut h.accepted_by_type, &theirs.accepted_by_type);
+        add_counts(&mut h.rejected, &theirs.rejected);
+        add_counts(&mut h.state_entries, &theirs.state_entries);
+        add_counts(&mut h.label_folds, &theirs.label_folds);
+        h.duplicates += theirs.duplicates;
+        h.late += theirs.late;
+        h.clock_ms = h.clock_ms.max(theirs.clock_ms);
+    }
+}
+
+fn merge_windows(mine: &mut Vec<Tally>, theirs: &[Tally]) {
+    if mine.len() < theirs.len() {
+        mine.resize_with(theirs.len(), Tally::default);
+    }
+    for (m, t) in mine.iter_mut().zip(theirs) {
+        m.merge(t);
+    }
+}
+
+fn add_counts<K: Ord + Clone>(mine: &mut BTreeMap<K, u64>, theirs: &BTreeMap<K, u64>) {
+    for (key, n) in theirs {
+        *mine.entry(key.clone()).or_default() += n;
+    }
+}
+
+fn merge_histograms<K: Ord + Clone>(
+    mine: &mut BTreeMap<K, ClassicHistogram>,
+    theirs: &BTreeMap<K, ClassicHistogram>,
+) {
+    for (key, h) in theirs {
+        match mine.get_mut(key) {
+            Some(m) => m.merge(h),
+            None => {
+                mine.insert(key.clone(), h.clone());
+            }
+        }
+    }
+}
+
+fn keep_earliest<K: Ord + Clone>(mine: &mut BTreeMap<K, i64>, theirs: &BTreeMap<K, i64>) {
+    for (key, &at) in theirs {
+        let entry = mine.entry(key.clone()).or_insert(at);
+        *entry = (*entry).min(at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::engine::Engine;
+    use crate::generate::{Generator, GeneratorConfig};
+
+    /// The key Kafka producers partition by (SPEC §1): the ticket, else the
+    /// interaction, agent or customer the event is about.
+    fn partition_key(line: &str) -> String {
+        let value: serde_json::Value =
+            serde_json::from_str(line).expect("generated lines are JSON");
+        [
+            "ticket_id",
+            "interaction_id",
+            "agent_id",
+            "customer_id",
+            "event_id",
+        ]
+        .iter()
+        .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+    }
+
+    fn support_lines(text: &str) -> Vec<String> {
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("support_"))
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn merged_shards_show_what_one_engine_shows() {
+        let config = Config::default();
+        let wall = 4_000_000_000_000;
+        let lines: Vec<String> = Generator::new(GeneratorConfig {
+            events_per_sec: 5.0,
+            ..GeneratorConfig::default()
+        })
+        .take(30_000)
+        .collect();
+        let mut whole = Engine::new(&config);
+        let mut shards = [
+            Engine::new(&config),
+            Engine::new(&config),
+            Engine::new(&config),
+        ];
+        for line in &lines {
+            whole
+                .apply(line.as_bytes(), wall)
+                .expect("generated events are accepted");
+            let shard = crate::decode::id_hash(&partition_key(line)) as usize % shards.len();
+            shards[shard]
+                .apply(line.as_bytes(), wall)
+                .expect("generated events are accepted");
+        }
+        let now = whole.clock_ms().expect("events were applied");
+        let mut merged = shards[0].snapshot(now);
+        for shard in &shards[1..] {
+            merged.merge(&shard.snapshot(now));
+        }
+        let expected = support_lines(&crate::export::render(&whole.snapshot(now), "support_"));
+        let actual = support_lines(&crate::export::render(&merged, "support_"));
+        assert!(
+            expected.len() > 1000,
+            "the stream exercises many series: {}",
+            expected.len()
+        );
+        let differing: Vec<_> = expected
+            .iter()
+            .zip(&actual)
+            .filter(|(a, b)| a != b)
+            .take(5)
+            .collect();
+        assert!(differing.is_empty(), "first differences: {differing:#?}");
+        assert_eq!(expected.len(), actual.len());
+        assert_eq!(
+            merged.health.accepted_by_type,
+            whole.snapshot(now).health.accepted_by_type
+        );
+    }
+}
