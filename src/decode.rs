@@ -834,6 +834,14 @@ impl Decoder {
         &self.custom_types
     }
 
+    /// The `type` text of a type this decoder accepts.
+    pub fn type_name(&self, type_id: TypeId) -> &str {
+        match type_id {
+            TypeId::Spec(t) => t.as_str(),
+            TypeId::Custom(i) => &self.custom_types[i],
+        }
+    }
+
     /// The type a name stands for, if any (spec types first).
     pub fn type_id(&self, name: &str) -> Option<TypeId> {
         EventType::from_str(name)

@@ -304,10 +304,7 @@ impl Engine {
         self.apply_event(event)?;
         self.apply_custom(type_id, ts, line);
 
-        let type_name = match type_id {
-            TypeId::Spec(t) => t.as_str(),
-            TypeId::Custom(i) => self.decoder.custom_types()[i].as_str(),
-        };
+        let type_name = self.decoder.type_name(type_id);
         match self.health.accepted_by_type.get_mut(type_name) {
             Some(n) => *n += 1,
             None => {
@@ -816,10 +813,7 @@ impl Engine {
         if self.custom_by_type.is_empty() {
             return;
         }
-        let type_name = match type_id {
-            TypeId::Spec(t) => t.as_str(),
-            TypeId::Custom(i) => self.decoder.custom_types()[i].as_str(),
-        };
+        let type_name = self.decoder.type_name(type_id);
         let Some(sides) = self.custom_by_type.get(type_name) else {
             return;
         };
