@@ -830,10 +830,6 @@ impl Decoder {
         decoder
     }
 
-    pub fn custom_types(&self) -> &[String] {
-        &self.custom_types
-    }
-
     /// The `type` text of a type this decoder accepts.
     pub fn type_name(&self, type_id: TypeId) -> &str {
         match type_id {

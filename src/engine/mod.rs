@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::decode::{
-    self, AgentStatus, Channel, Decoder, Event, EventType, Kind, Outcome, Priority, Reject,
-    TicketStatus, TypeId,
+    self, AgentStatus, Channel, Decoder, Event, Kind, Outcome, Priority, Reject, TicketStatus,
+    TypeId,
 };
 use cumulative::{Cumulative, InteractionDims, InteractionOutcome, TicketCounter, TicketDims};
 use dedup::Dedup;
@@ -852,14 +852,6 @@ impl Engine {
                 tally.custom(ratio, side, amount);
             }
         });
-    }
-
-    /// Event types this engine accepts, spec types first.
-    pub fn accepted_types(&self) -> impl Iterator<Item = &str> {
-        EventType::ALL
-            .iter()
-            .map(|t| t.as_str())
-            .chain(self.decoder.custom_types().iter().map(String::as_str))
     }
 }
 
