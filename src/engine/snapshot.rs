@@ -272,9 +272,7 @@ impl Snapshot {
         }
         for (mine, theirs) in self.outcomes.iter_mut().zip(&other.outcomes) {
             for (category, o) in theirs {
-                let entry = mine.entry(category.clone()).or_default();
-                entry.success += o.success;
-                entry.total += o.total;
+                mine.entry(category.clone()).or_default().add(*o);
             }
         }
         self.active_customers += other.active_customers;

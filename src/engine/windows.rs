@@ -158,6 +158,13 @@ pub struct OutcomeTally {
     pub total: u64,
 }
 
+impl OutcomeTally {
+    pub fn add(&mut self, other: OutcomeTally) {
+        self.success += other.success;
+        self.total += other.total;
+    }
+}
+
 /// Everything one slot of one window counts for one scope.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Tally {
@@ -189,15 +196,22 @@ impl Tally {
     }
 
     pub fn outcome(&mut self, category: u16, success: bool) {
-        let entry = match self.outcomes.iter_mut().find(|(c, _)| *c == category) {
-            Some((_, tally)) => tally,
+        self.outcome_of(category).add(OutcomeTally {
+            success: success as u64,
+            total: 1,
+        });
+    }
+
+    /// The outcome tally of a category, added if new.
+    fn outcome_of(&mut self, category: u16) -> &mut OutcomeTally {
+        let i = match self.outcomes.iter().position(|(c, _)| *c == category) {
+            Some(i) => i,
             None => {
                 self.outcomes.push((category, OutcomeTally::default()));
-                &mut self.outcomes.last_mut().expect("just pushed").1
+                self.outcomes.len() - 1
             }
         };
-        entry.total += 1;
-        entry.success += success as u64;
+        &mut self.outcomes[i].1
     }
 
     pub fn custom(&mut self, ratio: usize, side: usize, amount: f64) {
@@ -222,13 +236,7 @@ impl Tally {
             }
             self.customers.extend_from_slice(&other.customers);
             for &(category, tally) in &other.outcomes {
-                match self.outcomes.iter_mut().find(|(c, _)| *c == category) {
-                    Some((_, mine)) => {
-                        mine.success += tally.success;
-                        mine.total += tally.total;
-                    }
-                    None => self.outcomes.push((category, tally)),
-                }
+                self.outcome_of(category).add(tally);
             }
             for (ratio, sides) in other.custom.iter().enumerate() {
                 for (side, amount) in sides.iter().enumerate() {
