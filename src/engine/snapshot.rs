@@ -178,15 +178,11 @@ impl Engine {
         let mut open = BTreeMap::new();
         let (mut oldest_open, mut oldest_unanswered) = (BTreeMap::new(), BTreeMap::new());
         let (mut waiting, mut longest_waiting) = (BTreeMap::new(), BTreeMap::new());
-        let earliest = |map: &mut BTreeMap<u16, i64>, queue: u16, at: i64| {
-            let entry = map.entry(queue).or_insert(at);
-            *entry = (*entry).min(at);
-        };
         for t in self.tickets.values().filter(|t| !t.is_resolved()) {
             *open.entry((t.queue, t.priority, t.status)).or_default() += 1;
-            earliest(&mut oldest_open, t.queue, t.created_ms);
+            keep_earliest(&mut oldest_open, t.queue, t.created_ms);
             if t.first_reply_ms == NEVER {
-                earliest(&mut oldest_unanswered, t.queue, t.created_ms);
+                keep_earliest(&mut oldest_unanswered, t.queue, t.created_ms);
             }
         }
         for i in self
@@ -195,7 +191,7 @@ impl Engine {
             .filter(|i| i.answered_ms == NEVER)
         {
             *waiting.entry(i.queue).or_default() += 1;
-            earliest(&mut longest_waiting, i.queue, i.queued_ms);
+            keep_earliest(&mut longest_waiting, i.queue, i.queued_ms);
         }
         let mut agents = BTreeMap::new();
         for agent in self.agents.values() {
@@ -293,9 +289,9 @@ impl Snapshot {
         add_counts(&mut l.tickets_open, &theirs.tickets_open);
         add_counts(&mut l.waiting, &theirs.waiting);
         add_counts(&mut l.agents, &theirs.agents);
-        keep_earliest(&mut l.oldest_open_ms, &theirs.oldest_open_ms);
-        keep_earliest(&mut l.oldest_unanswered_ms, &theirs.oldest_unanswered_ms);
-        keep_earliest(
+        keep_all_earliest(&mut l.oldest_open_ms, &theirs.oldest_open_ms);
+        keep_all_earliest(&mut l.oldest_unanswered_ms, &theirs.oldest_unanswered_ms);
+        keep_all_earliest(
             &mut l.longest_waiting_since_ms,
             &theirs.longest_waiting_since_ms,
         );
@@ -340,10 +336,15 @@ fn merge_histograms<K: Ord + Clone>(
     }
 }
 
-fn keep_earliest<K: Ord + Clone>(mine: &mut BTreeMap<K, i64>, theirs: &BTreeMap<K, i64>) {
+/// Keeps the earlier of the instant held for `key` and `at`.
+fn keep_earliest<K: Ord>(map: &mut BTreeMap<K, i64>, key: K, at: i64) {
+    let entry = map.entry(key).or_insert(at);
+    *entry = (*entry).min(at);
+}
+
+fn keep_all_earliest<K: Ord + Clone>(mine: &mut BTreeMap<K, i64>, theirs: &BTreeMap<K, i64>) {
     for (key, &at) in theirs {
-        let entry = mine.entry(key.clone()).or_insert(at);
-        *entry = (*entry).min(at);
+        keep_earliest(mine, key.clone(), at);
     }
 }
 
