@@ -12,6 +12,7 @@ use crate::engine::cumulative::{
 use crate::engine::snapshot::Snapshot;
 use crate::engine::windows::{Tally, Timer};
 use crate::kpi::{self, CustomerCounts, Gauge};
+use crate::source::{ConsumerStats, DELAY_BUCKETS};
 
 /// Prefix of the processor's own metrics (the KPI prefix is configurable).
 const HEALTH: &str = "deskpulse_";
@@ -99,24 +100,7 @@ impl Families {
         labels: &[(&str, &str)],
         h: &ClassicHistogram,
     ) {
-        let mut cumulative = 0;
-        let buckets = bounds
-            .iter()
-            .zip(&h.counts)
-            .map(|(&upper, &n)| {
-                cumulative += n;
-                let mut b = proto::Bucket::default();
-                b.set_upper_bound(upper);
-                b.set_cumulative_count(cumulative);
-                b
-            })
-            .collect();
-        let mut ph = proto::Histogram::default();
-        ph.set_bucket(buckets);
-        ph.set_sample_count(h.count);
-        ph.set_sample_sum(h.sum_ms as f64 / 1000.0);
-        let mut metric = Metric::from_label(label_pairs(labels));
-        metric.set_histogram(ph);
+        let metric = histogram_metric(bounds, labels, h);
         self.kpi_family(name, help, MetricType::HISTOGRAM)
             .mut_metric()
             .push(metric);
@@ -143,6 +127,28 @@ impl Families {
             .mut_metric()
             .push(metric);
     }
+}
+
+fn histogram_metric(bounds: &[f64], labels: &[(&str, &str)], h: &ClassicHistogram) -> Metric {
+    let mut cumulative = 0;
+    let buckets = bounds
+        .iter()
+        .zip(&h.counts)
+        .map(|(&upper, &n)| {
+            cumulative += n;
+            let mut b = proto::Bucket::default();
+            b.set_upper_bound(upper);
+            b.set_cumulative_count(cumulative);
+            b
+        })
+        .collect();
+    let mut ph = proto::Histogram::default();
+    ph.set_bucket(buckets);
+    ph.set_sample_count(h.count);
+    ph.set_sample_sum(h.sum_ms as f64 / 1000.0);
+    let mut metric = Metric::from_label(label_pairs(labels));
+    metric.set_histogram(ph);
+    metric
 }
 
 /// A counter or gauge sample.
@@ -280,21 +286,168 @@ fn outcome_name(outcome: InteractionOutcome) -> &'static str {
 
 /// Renders a snapshot as Prometheus text exposition (format 0.0.4).
 pub fn render(snapshot: &Snapshot, prefix: &str) -> String {
-    let families = families(snapshot, prefix);
-    let mut out = String::with_capacity(64 * 1024);
-    // Encoding only fails for an empty family, which `families` never makes.
-    let _ = TextEncoder::new().encode_utf8(&families, &mut out);
-    out
+    encode(&families(snapshot, None, prefix), Format::Text)
 }
 
-/// The metric families of a snapshot.
-pub fn families(snapshot: &Snapshot, prefix: &str) -> Vec<MetricFamily> {
+/// The metric families of a snapshot, and of the live consumer if any.
+pub fn families(
+    snapshot: &Snapshot,
+    consumer: Option<&ConsumerStats>,
+    prefix: &str,
+) -> Vec<MetricFamily> {
     let mut f = Families::new(prefix);
     cumulative(&mut f, snapshot);
     windowed(&mut f, snapshot);
     live(&mut f, snapshot);
     health(&mut f, snapshot);
+    if let Some(stats) = consumer {
+        consumer_health(&mut f, stats);
+    }
     f.list
+}
+
+/// Exposition formats of `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0.0 text.
+    OpenMetrics,
+}
+
+impl Format {
+    /// OpenMetrics when the scraper's `Accept` header names it, as
+    /// Prometheus does when it prefers it; text otherwise.
+    pub fn negotiate(accept: &str) -> Format {
+        if accept.contains("application/openmetrics-text") {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+pub fn encode(families: &[MetricFamily], format: Format) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    let encoder = TextEncoder::new();
+    match format {
+        // Encoding only fails for an empty family, which `families` never makes.
+        Format::Text => {
+            let _ = encoder.encode_utf8(families, &mut out);
+        }
+        Format::OpenMetrics => {
+            // The samples read the same in both formats; the differences are
+            // the counter family names (without `_total`) in the metadata
+            // lines, and the closing `# EOF`.
+            let mut family_text = String::new();
+            for family in families {
+                family_text.clear();
+                let _ = encoder.encode_utf8(std::slice::from_ref(family), &mut family_text);
+                let name = family.name();
+                let meta_name = match family.get_field_type() {
+                    MetricType::COUNTER => name.strip_suffix("_total").unwrap_or(name),
+                    _ => name,
+                };
+                for line in family_text.lines() {
+                    match line
+                        .strip_prefix("# HELP ")
+                        .map(|rest| ("# HELP ", rest))
+                        .or_else(|| line.strip_prefix("# TYPE ").map(|rest| ("# TYPE ", rest)))
+                    {
+                        Some((tag, rest)) => {
+                            out.push_str(tag);
+                            out.push_str(meta_name);
+                            out.push_str(rest.strip_prefix(name).unwrap_or(rest));
+                        }
+                        None => out.push_str(line),
+                    }
+                    out.push('\n');
+                }
+            }
+            out.push_str("# EOF\n");
+        }
+    }
+    out
+}
+
+/// The families named in `names` (all without it) as JSON for wallboards:
+/// `{name: {type, help, samples: [{labels, value | count, sum, quantiles | buckets}]}}`.
+pub fn json(families: &[MetricFamily], names: Option<&[&str]>) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let number = |v: f64| {
+        serde_json::Number::from_f64(v).map_or_else(|| Value::String(format_float(v)), Value::Number)
+    };
+    let mut out = Map::new();
+    for family in families {
+        if names.is_some_and(|names| !names.contains(&family.name())) {
+            continue;
+        }
+        let kind = family.get_field_type();
+        let samples: Vec<Value> = family
+            .get_metric()
+            .iter()
+            .map(|m| {
+                let labels: Map<String, Value> = m
+                    .get_label()
+                    .iter()
+                    .map(|l| (l.name().to_owned(), Value::String(l.value().to_owned())))
+                    .collect();
+                match kind {
+                    MetricType::COUNTER => json!({"labels": labels, "value": number(m.get_counter().get_value())}),
+                    MetricType::SUMMARY => {
+                        let s = m.get_summary();
+                        let quantiles: Map<String, Value> = s
+                            .get_quantile()
+                            .iter()
+                            .map(|q| (format_float(q.quantile()), number(q.value())))
+                            .collect();
+                        json!({"labels": labels, "count": s.sample_count(), "sum": number(s.sample_sum()), "quantiles": quantiles})
+                    }
+                    MetricType::HISTOGRAM => {
+                        let h = m.get_histogram();
+                        let mut buckets: Map<String, Value> = h
+                            .get_bucket()
+                            .iter()
+                            .map(|b| (format_float(b.upper_bound()), Value::from(b.cumulative_count())))
+                            .collect();
+                        buckets.insert("+Inf".into(), Value::from(h.get_sample_count()));
+                        json!({"labels": labels, "count": h.get_sample_count(), "sum": number(h.get_sample_sum()), "buckets": buckets})
+                    }
+                    _ => json!({"labels": labels, "value": number(m.get_gauge().get_value())}),
+                }
+            })
+            .collect();
+        let kind = match kind {
+            MetricType::COUNTER => "counter",
+            MetricType::GAUGE => "gauge",
+            MetricType::SUMMARY => "summary",
+            MetricType::HISTOGRAM => "histogram",
+            MetricType::UNTYPED => "unknown",
+        };
+        out.insert(
+            family.name().to_owned(),
+            json!({"type": kind, "help": family.help(), "samples": samples}),
+        );
+    }
+    Value::Object(out)
+}
+
+/// A float as the exposition writes it: `0.5`, `60`, `+Inf`.
+fn format_float(v: f64) -> String {
+    if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        v.to_string()
+    }
 }
 
 fn cumulative(f: &mut Families, s: &Snapshot) {
@@ -602,5 +755,64 @@ fn health(f: &mut Families, s: &Snapshot) {
         GAUGE,
         &[("version", version)],
         1.0,
+    );
+}
+
+/// The live consumer's own health (SPEC §5.1): lag per partition, delay
+/// from event to applied, readiness, dead letters.
+fn consumer_health(f: &mut Families, c: &ConsumerStats) {
+    use MetricType::{COUNTER, GAUGE};
+    let name = |n: &str| format!("{HEALTH}{n}");
+    for p in &c.partitions {
+        if let Some(lag) = p.lag {
+            let partition = p.partition.to_string();
+            f.push(
+                &name("consumer_lag_messages"),
+                "messages behind the high watermark of the last fetch",
+                GAUGE,
+                &[("topic", &p.topic), ("partition", &partition)],
+                lag as f64,
+            );
+        }
+    }
+    f.push(
+        &name("partitions_assigned"),
+        "partitions this instance consumes",
+        GAUGE,
+        &[],
+        c.partitions.len() as f64,
+    );
+    f.push(
+        &name("ready"),
+        "1 once every assigned partition has been read to its end",
+        GAUGE,
+        &[],
+        if c.ready { 1.0 } else { 0.0 },
+    );
+    if let Some(delay) = &c.delay {
+        let metric = histogram_metric(DELAY_BUCKETS, &[], delay);
+        f.family(
+            &name("end_to_end_delay_seconds"),
+            "wall clock minus event ts when the event was applied",
+            MetricType::HISTOGRAM,
+        )
+        .mut_metric()
+        .push(metric);
+    }
+    for (result, n) in [("sent", c.dead_letters_sent), ("failed", c.dead_letters_failed)] {
+        f.push(
+            &name("dead_letters_total"),
+            "rejected messages copied to the dead-letter topic",
+            COUNTER,
+            &[("result", result)],
+            n as f64,
+        );
+    }
+    f.push(
+        &name("consumer_errors_total"),
+        "errors reported by the Kafka client",
+        COUNTER,
+        &[],
+        c.consumer_errors as f64,
     );
 }

@@ -77,7 +77,24 @@ pub struct Generator {
     scheduled: u64,
 }
 
+/// The Kafka message key producers use (SPEC §1): the ticket, else the
+/// interaction or agent the event is about; else its customer or own id.
+pub fn partition_key(line: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+        return String::new();
+    };
+    ["ticket_id", "interaction_id", "agent_id", "customer_id", "event_id"]
+        .iter()
+        .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
 impl Generator {
+    /// Event time of the last event made, epoch milliseconds.
+    pub fn clock_ms(&self) -> i64 {
+        self.clock_ms as i64
+    }
+
     /// Counts are taken as at least 1 (and agents, queues at most 65,535).
     ///
     /// # Panics
@@ -1023,12 +1040,15 @@ mod tests {
         let mut ids = HashSet::with_capacity(n);
         let mut ts_forms = [0usize; 3];
         for line in Generator::new(config).take(n) {
+            let ts = ts_of(&line);
             assert_eq!(
                 engine.apply(line.as_bytes(), wall),
-                Ok(Applied::Accepted { late: false }),
+                Ok(Applied::Accepted {
+                    late: false,
+                    ts_ms: ts
+                }),
                 "{line}"
             );
-            let ts = ts_of(&line);
             assert!(ts >= previous, "ts went back: {line}");
             previous = ts;
             let raw = raw(&line);

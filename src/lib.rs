@@ -1,10 +1,14 @@
 //! deskpulse: customer-support events in, live KPIs out as Prometheus
-//! metrics. Data flows source → decode → engine → kpi → export.
+//! metrics. Data flows source → decode → engine → kpi → export; `serve`
+//! answers HTTP, `live` and `demo` wire the parts together.
 
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod engine;
 pub mod export;
 pub mod generate;
 pub mod kpi;
+pub mod live;
+pub mod serve;
 pub mod source;

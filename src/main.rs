@@ -4,12 +4,13 @@ use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use deskpulse::config::Config;
+use deskpulse::config::{Config, Sources};
+use deskpulse::demo::DemoOptions;
 use deskpulse::engine::Engine;
 use deskpulse::generate::{Generator, GeneratorConfig};
-use deskpulse::{export, source};
+use deskpulse::{demo, export, live, source};
 
 #[derive(Parser)]
 #[command(version, about = "Customer-support KPIs from ticket-lifecycle events")]
@@ -20,13 +21,31 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Consume Kafka in a consumer group; serve /metrics, /api/v1/kpis and the wallboard.
+    Run {
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Live mode with no external services: an embedded broker fed by the generator.
+    Demo {
+        #[command(flatten)]
+        settings: Settings,
+        /// Events per second, in real time.
+        #[arg(long, default_value_t = 200.0, value_parser = positive_rate)]
+        rate: f64,
+        /// Partitions of the demo topic.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i32).range(1..=256))]
+        partitions: i32,
+        /// Seed of the simulated support centre.
+        #[arg(long, default_value_t = GeneratorConfig::default().seed)]
+        seed: u64,
+    },
     /// Read JSON lines with the event-time clock and print the final metrics.
     Replay {
         /// JSON-lines file, or `-` for standard input.
         file: PathBuf,
-        /// Configuration file (TOML); defaults apply without one.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
     },
     /// Write a simulated support centre's events as JSON lines to stdout.
     Generate {
@@ -46,6 +65,65 @@ enum Command {
         #[arg(long, default_value_t = GeneratorConfig::default().agents as u16, value_parser = clap::value_parser!(u16).range(1..))]
         agents: u16,
     },
+}
+
+/// Where settings come from: the file, then `DESKPULSE_*` variables,
+/// then these flags, each overriding the one before.
+#[derive(Args)]
+struct Settings {
+    /// Configuration file (TOML); defaults apply without one.
+    #[arg(long, env = "DESKPULSE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Kafka bootstrap servers (kafka.brokers).
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Topics to consume, comma-separated (kafka.topics).
+    #[arg(long)]
+    topics: Option<String>,
+    /// Consumer group (kafka.group_id).
+    #[arg(long)]
+    group_id: Option<String>,
+    /// Dead-letter topic for rejected messages (kafka.dead_letter_topic).
+    #[arg(long)]
+    dead_letter_topic: Option<String>,
+    /// HTTP address of /metrics and the wallboard (http.listen).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Any setting as section.key=value, e.g. kafka.properties.security.protocol=SSL.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+impl Settings {
+    fn resolve(self) -> anyhow::Result<Config> {
+        let mut overrides: Vec<(String, String)> = [
+            ("kafka.brokers", self.brokers),
+            ("kafka.topics", self.topics),
+            ("kafka.group_id", self.group_id),
+            ("kafka.dead_letter_topic", self.dead_letter_topic),
+            ("http.listen", self.listen),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key.to_owned(), value?)))
+        .collect();
+        for pair in &self.set {
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--set {pair}: expected KEY=VALUE, e.g. --set kafka.group_id=support-kpis")
+            })?;
+            overrides.push((key.trim().to_owned(), value.to_owned()));
+        }
+        // Variables that are not UTF-8 cannot be settings; skip them
+        // rather than fail on an unrelated one.
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.starts_with("DESKPULSE_"))
+            .collect();
+        Ok(Config::resolve(&Sources {
+            file: self.config.as_deref(),
+            env,
+            overrides,
+        })?)
+    }
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -77,11 +155,25 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Replay { file, config } => {
-            let config = match config {
-                Some(path) => Config::load(&path)?,
-                None => Config::default(),
-            };
+        Command::Run { settings } => {
+            let config = settings.resolve()?;
+            live::run(&config, |address| tracing::info!(%address, "serving HTTP"))
+        }
+        Command::Demo {
+            settings,
+            rate,
+            partitions,
+            seed,
+        } => demo::run(
+            settings.resolve()?,
+            &DemoOptions {
+                rate,
+                partitions,
+                seed,
+            },
+        ),
+        Command::Replay { file, settings } => {
+            let config = settings.resolve()?;
             let mut engine = Engine::new(&config);
             let summary = if file.as_os_str() == "-" {
                 source::replay::replay(&mut engine, &mut std::io::stdin().lock())

@@ -55,7 +55,8 @@ const SWEEP_EVERY_MS: i64 = 3_600_000;
 /// What happened to one input line that was not rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
-    Accepted { late: bool },
+    /// `ts_ms` is the event's own time, for end-to-end delay.
+    Accepted { late: bool, ts_ms: i64 },
     Duplicate,
     Blank,
 }
@@ -279,7 +280,7 @@ impl Engine {
                     .or_default() += 1
             }
             Ok(Applied::Duplicate) => self.health.duplicates += 1,
-            Ok(Applied::Accepted { late: true }) => self.health.late += 1,
+            Ok(Applied::Accepted { late: true, .. }) => self.health.late += 1,
             Ok(_) => {}
         }
         result
@@ -317,7 +318,7 @@ impl Engine {
             self.sweep();
             self.next_sweep_ms = self.clock_ms.saturating_add(SWEEP_EVERY_MS);
         }
-        Ok(Applied::Accepted { late })
+        Ok(Applied::Accepted { late, ts_ms: ts })
     }
 
     /// Releases resolved tickets past their retention and idle interactions.
@@ -897,7 +898,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             e.apply_str(&reply, WALL),
-            Ok(Applied::Accepted { late: false })
+            Ok(Applied::Accepted {
+                late: false,
+                ts_ms: 2_000
+            })
         );
         assert_eq!(e.apply_str(&reply, WALL), Ok(Applied::Duplicate));
     }
@@ -919,12 +923,24 @@ mod tests {
             &line("b", "customer.signed_up", 700_000, r#","customer_id":"y""#),
             WALL,
         );
-        assert_eq!(on_time, Ok(Applied::Accepted { late: false }));
+        assert_eq!(
+            on_time,
+            Ok(Applied::Accepted {
+                late: false,
+                ts_ms: 700_000
+            })
+        );
         let late = e.apply_str(
             &line("c", "customer.signed_up", 699_999, r#","customer_id":"z""#),
             WALL,
         );
-        assert_eq!(late, Ok(Applied::Accepted { late: true }));
+        assert_eq!(
+            late,
+            Ok(Applied::Accepted {
+                late: true,
+                ts_ms: 699_999
+            })
+        );
     }
 
     proptest::proptest! {
@@ -935,7 +951,7 @@ mod tests {
             let mut e = engine();
             e.apply_str(&line("a", "customer.signed_up", clock, r#","customer_id":"x""#), WALL).unwrap();
             let applied = e.apply_str(&line("b", "customer.signed_up", clock - behind, r#","customer_id":"y""#), WALL);
-            proptest::prop_assert_eq!(applied, Ok(Applied::Accepted { late: behind > 300_000 }));
+            proptest::prop_assert_eq!(applied, Ok(Applied::Accepted { late: behind > 300_000, ts_ms: clock - behind }));
             proptest::prop_assert_eq!(e.clock_ms(), Some(clock), "an older event does not move the clock back");
         }
     }

@@ -352,24 +352,7 @@ fn keep_all_earliest<K: Ord + Clone>(mine: &mut BTreeMap<K, i64>, theirs: &BTree
 mod tests {
     use crate::config::Config;
     use crate::engine::Engine;
-    use crate::generate::{Generator, GeneratorConfig};
-
-    /// The key Kafka producers partition by (SPEC §1): the ticket, else the
-    /// interaction, agent or customer the event is about.
-    fn partition_key(line: &str) -> String {
-        let value: serde_json::Value =
-            serde_json::from_str(line).expect("generated lines are JSON");
-        [
-            "ticket_id",
-            "interaction_id",
-            "agent_id",
-            "customer_id",
-            "event_id",
-        ]
-        .iter()
-        .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_owned))
-        .unwrap_or_default()
-    }
+    use crate::generate::{partition_key, Generator, GeneratorConfig};
 
     fn support_lines(text: &str) -> Vec<String> {
         let mut lines: Vec<String> = text

@@ -1,5 +1,6 @@
-//! Sources of input lines: a JSON-lines file or stdin (replay).
+//! Sources of input: a JSON-lines file or stdin (replay), or Kafka (live).
 
+pub mod kafka;
 pub mod replay;
 
 use std::time::{Duration, Instant};
@@ -47,4 +48,32 @@ pub fn wall_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Bucket upper bounds (seconds) of the end-to-end delay, event `ts` to
+/// applied: from a healthy few milliseconds to an hour-old backlog.
+pub const DELAY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+];
+
+/// The live consumer's own state, beside the engines' snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerStats {
+    pub partitions: Vec<PartitionStats>,
+    /// Every assigned partition has been read to its end once.
+    pub ready: bool,
+    /// Now − event `ts` when each accepted event was applied.
+    pub delay: Option<crate::engine::cumulative::ClassicHistogram>,
+    pub dead_letters_sent: u64,
+    pub dead_letters_failed: u64,
+    pub consumer_errors: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PartitionStats {
+    pub topic: String,
+    pub partition: i32,
+    /// Messages between the next one to read and the high watermark of
+    /// the last fetch; `None` until either is known.
+    pub lag: Option<i64>,
 }

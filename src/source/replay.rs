@@ -61,7 +61,7 @@ pub fn replay(engine: &mut Engine, input: &mut dyn BufRead) -> std::io::Result<R
         }
         summary.lines += 1;
         match engine.apply(&buffer, wall_ms()) {
-            Ok(Applied::Accepted { late }) => {
+            Ok(Applied::Accepted { late, .. }) => {
                 summary.accepted += 1;
                 summary.late += late as u64;
             }

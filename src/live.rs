@@ -1,0 +1,96 @@
+//! Live mode wired together: the consumer thread, the HTTP server, and a
+//! graceful stop on SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context as _};
+
+use crate::config::Config;
+use crate::serve;
+use crate::source::kafka::LiveConsumer;
+
+/// Runs until a signal, or until the consumer thread ends. `announce` is
+/// called with the HTTP address once it is listening.
+pub fn run(config: &Config, announce: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("http")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let consumer = LiveConsumer::connect(config)?;
+    let listen = config.http.listen;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(listen))
+        .map_err(|e| {
+            anyhow!("cannot listen on {listen}: {e}; set http.listen (or --listen) to a free address")
+        })?;
+    let address = listener.local_addr()?;
+
+    let (requests, inbox) = std::sync::mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (consumer_done, consumer_ended) = tokio::sync::oneshot::channel::<()>();
+    let consumer_thread = std::thread::Builder::new()
+        .name("consumer".into())
+        .spawn({
+            let stop = stop.clone();
+            move || {
+                consumer.run(inbox, &stop);
+                let _ = consumer_done.send(());
+            }
+        })
+        .context("cannot start the consumer thread")?;
+    announce(address);
+
+    let shutdown = {
+        let stop = stop.clone();
+        async move {
+            tokio::select! {
+                signal = termination() => tracing::info!(signal, "stopping"),
+                _ = consumer_ended => tracing::warn!("the consumer stopped"),
+            }
+            stop.store(true, Ordering::Relaxed);
+        }
+    };
+    let served = runtime.block_on(serve::serve(
+        listener,
+        requests,
+        config.metrics.prefix.clone(),
+        shutdown,
+    ));
+    stop.store(true, Ordering::Relaxed);
+    consumer_thread
+        .join()
+        .map_err(|_| anyhow!("the consumer thread failed; see the log above"))?;
+    served.context("the HTTP server failed")
+}
+
+/// Waits for SIGTERM (how orchestrators stop a process) or SIGINT.
+async fn termination() -> &'static str {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = interrupt => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                interrupt.await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        interrupt.await;
+        "interrupt"
+    }
+}

@@ -1,0 +1,146 @@
+//! HTTP: `/metrics`, `/healthz`, `/readyz`, `/api/v1/kpis` and the
+//! wallboard at `/`. Every answer comes from the consumer thread, asked
+//! over a channel; names and formats come from `export`.
+
+use std::future::Future;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use tokio::sync::oneshot;
+
+use crate::export::{self, Format};
+use crate::source::kafka::{Picture, Request};
+
+const WALLBOARD: &str = include_str!("wallboard.html");
+/// A consumer thread that does not answer within this is not alive.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Endpoints {
+    requests: Sender<Request>,
+    prefix: String,
+}
+
+/// Serves until `shutdown` completes, then finishes open requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    requests: Sender<Request>,
+    prefix: String,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let endpoints = Arc::new(Endpoints { requests, prefix });
+    let app = Router::new()
+        .route("/", get(|| async { Html(WALLBOARD) }))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/kpis", get(kpis))
+        .with_state(endpoints);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+impl Endpoints {
+    async fn ask<T>(&self, request: impl FnOnce(oneshot::Sender<T>) -> Request) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.send(request(reply)).ok()?;
+        tokio::time::timeout(ANSWER_TIMEOUT, answer)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    async fn picture(&self) -> Result<Arc<Picture>, Response> {
+        self.ask(Request::Picture).await.ok_or_else(|| {
+            (StatusCode::SERVICE_UNAVAILABLE, "the consumer is not answering\n").into_response()
+        })
+    }
+}
+
+/// Encoding ~10,000 series takes milliseconds: off the async workers.
+async fn off_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Response> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn metrics(State(endpoints): State<Arc<Endpoints>>, headers: HeaderMap) -> Response {
+    let format = Format::negotiate(
+        headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
+    );
+    let picture = match endpoints.picture().await {
+        Ok(picture) => picture,
+        Err(response) => return response,
+    };
+    let prefix = endpoints.prefix.clone();
+    let body = off_workers(move || {
+        export::encode(
+            &export::families(&picture.snapshot, Some(&picture.consumer), &prefix),
+            format,
+        )
+    })
+    .await;
+    match body {
+        Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn healthz(State(endpoints): State<Arc<Endpoints>>) -> impl IntoResponse {
+    match endpoints.ask(Request::Ready).await {
+        Some(_) => (StatusCode::OK, "ok\n"),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "the consumer is not answering\n"),
+    }
+}
+
+async fn readyz(State(endpoints): State<Arc<Endpoints>>) -> impl IntoResponse {
+    match endpoints.ask(Request::Ready).await {
+        Some(true) => (StatusCode::OK, "ready\n"),
+        Some(false) => (StatusCode::SERVICE_UNAVAILABLE, "catching up\n"),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "the consumer is not answering\n"),
+    }
+}
+
+#[derive(Deserialize)]
+struct KpiQuery {
+    /// Comma-separated family names; all families without it.
+    names: Option<String>,
+}
+
+async fn kpis(State(endpoints): State<Arc<Endpoints>>, Query(query): Query<KpiQuery>) -> Response {
+    let picture = match endpoints.picture().await {
+        Ok(picture) => picture,
+        Err(response) => return response,
+    };
+    let prefix = endpoints.prefix.clone();
+    let body = off_workers(move || {
+        let names: Option<Vec<&str>> = query
+            .names
+            .as_deref()
+            .map(|names| names.split(',').map(str::trim).filter(|n| !n.is_empty()).collect());
+        let families = export::families(&picture.snapshot, Some(&picture.consumer), &prefix);
+        let generated_at = chrono::DateTime::from_timestamp_millis(picture.snapshot.now_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        serde_json::json!({
+            "generated_at": generated_at,
+            "prefix": prefix,
+            "ready": picture.consumer.ready,
+            "metrics": export::json(&families, names.as_deref()),
+        })
+    })
+    .await;
+    match body {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(response) => response,
+    }
+}
