@@ -9,13 +9,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::ClientConfig;
 
-use crate::config::Config;
-use crate::generate::{partition_key, Generator, GeneratorConfig};
+use crate::config::{Config, KafkaConfig};
+use crate::generate::{Generator, GeneratorConfig};
 use crate::live;
-use crate::source::kafka::send_waiting;
+use crate::produce::EventProducer;
 use crate::source::wall_ms;
 
 /// How far in the past the simulation starts.
@@ -44,8 +42,8 @@ pub fn run(mut config: Config, options: &DemoOptions) -> anyhow::Result<()> {
     let producer = std::thread::Builder::new()
         .name("generator".into())
         .spawn({
-            let (brokers, options, stop) = (config.kafka.brokers.clone(), options.clone(), stop.clone());
-            move || produce(&brokers, &topic, &options, &stop)
+            let (kafka, options, stop) = (config.kafka.clone(), options.clone(), stop.clone());
+            move || produce(&kafka, &topic, &options, &stop)
         })
         .context("cannot start the generator thread")?;
     let served = live::run(&config, |address| {
@@ -74,12 +72,8 @@ fn reachable(address: SocketAddr) -> SocketAddr {
 /// Produces generated events keyed as SPEC §1 asks, each at the wall-clock
 /// instant of its event time (at once for the head start), so the live
 /// windows fill as in production.
-fn produce(brokers: &str, topic: &str, options: &DemoOptions, stop: &AtomicBool) -> anyhow::Result<()> {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("linger.ms", "5")
-        .create()
-        .context("cannot create the demo producer")?;
+fn produce(kafka: &KafkaConfig, topic: &str, options: &DemoOptions, stop: &AtomicBool) -> anyhow::Result<()> {
+    let producer = EventProducer::new(kafka, topic)?;
     // The simulation starts a little in the past, so the windows and the
     // agents' statuses fill within seconds rather than minutes.
     let mut generator = Generator::new(GeneratorConfig {
@@ -95,14 +89,9 @@ fn produce(brokers: &str, topic: &str, options: &DemoOptions, stop: &AtomicBool)
             if ahead <= 0 || stop.load(Ordering::Relaxed) {
                 break;
             }
-            producer.poll(Duration::from_millis(ahead.min(50) as u64));
+            producer.wait(Duration::from_millis(ahead.min(50) as u64));
         }
-        let key = partition_key(&line);
-        let record = BaseRecord::to(topic).key(key.as_bytes()).payload(line.as_bytes());
-        send_waiting(&producer, record).context("cannot produce to the embedded broker")?;
-        producer.poll(Duration::ZERO);
+        producer.send(&line)?;
     }
-    producer
-        .flush(Duration::from_secs(5))
-        .context("cannot flush the demo producer")
+    producer.flush()
 }

@@ -10,5 +10,6 @@ pub mod export;
 pub mod generate;
 pub mod kpi;
 pub mod live;
+pub mod produce;
 pub mod serve;
 pub mod source;

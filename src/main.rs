@@ -10,7 +10,7 @@ use deskpulse::config::{Config, Sources};
 use deskpulse::demo::DemoOptions;
 use deskpulse::engine::Engine;
 use deskpulse::generate::{Generator, GeneratorConfig};
-use deskpulse::{demo, export, live, source};
+use deskpulse::{demo, export, live, produce, source};
 
 #[derive(Parser)]
 #[command(version, about = "Customer-support KPIs from ticket-lifecycle events")]
@@ -39,6 +39,17 @@ enum Command {
         /// Seed of the simulated support centre.
         #[arg(long, default_value_t = GeneratorConfig::default().seed)]
         seed: u64,
+    },
+    /// Write JSON lines from standard input to a Kafka topic, keyed by ticket (SPEC §1).
+    Produce {
+        /// Topic to write to.
+        #[arg(long)]
+        topic: String,
+        /// Create the topic with this many partitions if it does not exist.
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+        create_partitions: Option<i32>,
+        #[command(flatten)]
+        settings: Settings,
     },
     /// Read JSON lines with the event-time clock and print the final metrics.
     Replay {
@@ -172,6 +183,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 seed,
             },
         ),
+        Command::Produce {
+            topic,
+            create_partitions,
+            settings,
+        } => {
+            let config = settings.resolve()?;
+            if let Some(partitions) = create_partitions {
+                produce::ensure_topic(&config.kafka, &topic, partitions)?;
+            }
+            let producer = produce::EventProducer::new(&config.kafka, &topic)?;
+            let sent = produce::lines(&producer, &mut std::io::stdin().lock())?;
+            eprintln!("produced {sent} events to {topic}");
+            Ok(())
+        }
         Command::Replay { file, settings } => {
             let config = settings.resolve()?;
             let mut engine = Engine::new(&config);

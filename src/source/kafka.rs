@@ -18,6 +18,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::client::Client;
 use rdkafka::{ClientConfig, ClientContext, TopicPartitionList};
 use tokio::sync::oneshot;
 
@@ -314,7 +315,13 @@ impl LiveConsumer {
         let consumer: BaseConsumer<LiveContext> = client
             .create_with_context(context)
             .map_err(|e| client_error("consumer", e))?;
-        check_topics(&consumer, kafka)?;
+        let topics: Vec<(&str, &str)> = kafka
+            .topics
+            .iter()
+            .map(|t| (t.as_str(), "kafka.topics"))
+            .chain(kafka.dead_letter_topic.iter().map(|t| (t.as_str(), "kafka.dead_letter_topic")))
+            .collect();
+        check_topics(consumer.client(), kafka, &topics)?;
         consumer.context().started.store(true, Ordering::Relaxed);
         let topics: Vec<&str> = kafka.topics.iter().map(String::as_str).collect();
         consumer
@@ -537,10 +544,11 @@ fn client_error(what: &str, error: KafkaError) -> anyhow::Error {
 }
 
 /// Startup check: the brokers answer within `startup_timeout`, and every
-/// topic we read or write exists.
-pub fn check_topics<C: ConsumerContext>(
-    client: &impl Consumer<C>,
+/// topic exists; `topics` pairs each with the setting that names it.
+pub fn check_topics<C: ClientContext>(
+    client: &Client<C>,
     kafka: &KafkaConfig,
+    topics: &[(&str, &str)],
 ) -> anyhow::Result<()> {
     let timeout = kafka.startup_timeout;
     let metadata = client.fetch_metadata(None, timeout).map_err(|e| {
@@ -550,19 +558,14 @@ pub fn check_topics<C: ConsumerContext>(
             humantime::format_duration(timeout)
         )
     })?;
-    for (topic, key) in kafka
-        .topics
-        .iter()
-        .map(|t| (t, "kafka.topics"))
-        .chain(kafka.dead_letter_topic.iter().map(|t| (t, "kafka.dead_letter_topic")))
-    {
+    for (topic, setting) in topics {
         let found = metadata
             .topics()
             .iter()
-            .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty());
+            .any(|t| t.name() == *topic && t.error().is_none() && !t.partitions().is_empty());
         if !found {
             bail!(
-                "topic {topic:?} does not exist on the brokers at {}; create it, or fix {key}",
+                "topic {topic:?} does not exist on the brokers at {}; create it, or fix {setting}",
                 kafka.brokers
             );
         }
