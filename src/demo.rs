@@ -28,7 +28,8 @@ pub struct DemoOptions {
 }
 
 pub fn run(mut config: Config, options: &DemoOptions) -> anyhow::Result<()> {
-    let cluster = MockCluster::new(1).map_err(|e| anyhow!("cannot start the embedded broker: {e}"))?;
+    let cluster =
+        MockCluster::new(1).map_err(|e| anyhow!("cannot start the embedded broker: {e}"))?;
     let topic = config.kafka.topics.first().cloned().unwrap_or_default();
     for name in std::iter::once(&topic).chain(config.kafka.dead_letter_topic.iter()) {
         cluster
@@ -72,7 +73,12 @@ fn reachable(address: SocketAddr) -> SocketAddr {
 /// Produces generated events keyed as SPEC §1 asks, each at the wall-clock
 /// instant of its event time (at once for the head start), so the live
 /// windows fill as in production.
-fn produce(kafka: &KafkaConfig, topic: &str, options: &DemoOptions, stop: &AtomicBool) -> anyhow::Result<()> {
+fn produce(
+    kafka: &KafkaConfig,
+    topic: &str,
+    options: &DemoOptions,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     let producer = EventProducer::new(kafka, topic)?;
     // The simulation starts a little in the past, so the windows and the
     // agents' statuses fill within seconds rather than minutes.

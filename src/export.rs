@@ -382,7 +382,8 @@ pub fn encode(families: &[MetricFamily], format: Format) -> String {
 pub fn json(families: &[MetricFamily], names: Option<&[&str]>) -> serde_json::Value {
     use serde_json::{json, Map, Value};
     let number = |v: f64| {
-        serde_json::Number::from_f64(v).map_or_else(|| Value::String(format_float(v)), Value::Number)
+        serde_json::Number::from_f64(v)
+            .map_or_else(|| Value::String(format_float(v)), Value::Number)
     };
     let mut out = Map::new();
     for family in families {
@@ -748,6 +749,13 @@ fn health(f: &mut Families, s: &Snapshot) {
             clock as f64 / 1000.0,
         );
     }
+    f.push(
+        &name("export_time_seconds"),
+        "the instant this export describes: windows and ages end here",
+        GAUGE,
+        &[],
+        s.now_ms as f64 / 1000.0,
+    );
     let version = env!("CARGO_PKG_VERSION");
     f.push(
         &name("build_info"),
@@ -799,7 +807,10 @@ fn consumer_health(f: &mut Families, c: &ConsumerStats) {
         .mut_metric()
         .push(metric);
     }
-    for (result, n) in [("sent", c.dead_letters_sent), ("failed", c.dead_letters_failed)] {
+    for (result, n) in [
+        ("sent", c.dead_letters_sent),
+        ("failed", c.dead_letters_failed),
+    ] {
         f.push(
             &name("dead_letters_total"),
             "rejected messages copied to the dead-letter topic",

@@ -83,10 +83,16 @@ pub fn partition_key(line: &str) -> String {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
         return String::new();
     };
-    ["ticket_id", "interaction_id", "agent_id", "customer_id", "event_id"]
-        .iter()
-        .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_owned))
-        .unwrap_or_default()
+    [
+        "ticket_id",
+        "interaction_id",
+        "agent_id",
+        "customer_id",
+        "event_id",
+    ]
+    .iter()
+    .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_owned))
+    .unwrap_or_default()
 }
 
 impl Generator {

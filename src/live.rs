@@ -25,7 +25,9 @@ pub fn run(config: &Config, announce: impl FnOnce(SocketAddr)) -> anyhow::Result
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(listen))
         .map_err(|e| {
-            anyhow!("cannot listen on {listen}: {e}; set http.listen (or --listen) to a free address")
+            anyhow!(
+                "cannot listen on {listen}: {e}; set http.listen (or --listen) to a free address"
+            )
         })?;
     let address = listener.local_addr()?;
 

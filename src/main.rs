@@ -55,6 +55,10 @@ enum Command {
     Replay {
         /// JSON-lines file, or `-` for standard input.
         file: PathBuf,
+        /// Export as at this instant (RFC 3339, e.g. 2026-11-23T09:00:00Z)
+        /// instead of the last event's time: what a live scrape then showed.
+        #[arg(long, value_parser = instant_ms)]
+        at: Option<i64>,
         #[command(flatten)]
         settings: Settings,
     },
@@ -119,7 +123,9 @@ impl Settings {
         .collect();
         for pair in &self.set {
             let (key, value) = pair.split_once('=').ok_or_else(|| {
-                anyhow::anyhow!("--set {pair}: expected KEY=VALUE, e.g. --set kafka.group_id=support-kpis")
+                anyhow::anyhow!(
+                    "--set {pair}: expected KEY=VALUE, e.g. --set kafka.group_id=support-kpis"
+                )
             })?;
             overrides.push((key.trim().to_owned(), value.to_owned()));
         }
@@ -135,6 +141,12 @@ impl Settings {
             overrides,
         })?)
     }
+}
+
+fn instant_ms(s: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("{s:?} is not an RFC 3339 instant such as 2026-11-23T09:00:00Z: {e}"))
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -197,7 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("produced {sent} events to {topic}");
             Ok(())
         }
-        Command::Replay { file, settings } => {
+        Command::Replay { file, at, settings } => {
             let config = settings.resolve()?;
             let mut engine = Engine::new(&config);
             let summary = if file.as_os_str() == "-" {
@@ -211,7 +223,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 })?;
                 source::replay::replay(&mut engine, &mut BufReader::with_capacity(1 << 20, f))
             }?;
-            let now = engine.clock_ms().unwrap_or(0);
+            let now = at.or(engine.clock_ms()).unwrap_or(0);
             let text = export::render(&engine.snapshot(now), &config.metrics.prefix);
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(text.as_bytes())?;

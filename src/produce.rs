@@ -90,7 +90,11 @@ pub fn lines(producer: &EventProducer, input: &mut dyn BufRead) -> anyhow::Resul
     let mut line = String::new();
     loop {
         line.clear();
-        if input.read_line(&mut line).context("cannot read the input")? == 0 {
+        if input
+            .read_line(&mut line)
+            .context("cannot read the input")?
+            == 0
+        {
             break;
         }
         let event = line.trim_end_matches(['\n', '\r']);

@@ -1,4 +1,5 @@
-//! The alert rules under deploy/ name only metrics deskpulse exports.
+//! The alert rules under deploy/ and the wallboard name only metrics
+//! deskpulse exports.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -13,6 +14,11 @@ const EVENTS: &str = r#"{"event_id":"1","type":"ticket.created","ts":17000000000
 "#;
 
 fn exported_families() -> Vec<String> {
+    families_of(EVENTS)
+}
+
+/// The families `deskpulse replay` exports for `events`.
+fn families_of(events: &str) -> Vec<String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
         .args(["replay", "-"])
         .stdin(Stdio::piped())
@@ -24,7 +30,7 @@ fn exported_families() -> Vec<String> {
         .stdin
         .take()
         .expect("stdin is piped")
-        .write_all(EVENTS.as_bytes())
+        .write_all(events.as_bytes())
         .expect("events are written");
     let out = child.wait_with_output().expect("deskpulse finishes");
     assert!(out.status.success());
@@ -63,5 +69,40 @@ fn every_metric_in_the_alert_rules_is_exported() {
     assert!(
         missing.is_empty(),
         "rules use metrics deskpulse does not export: {missing:?}"
+    );
+}
+
+#[test]
+fn every_metric_the_wallboard_reads_is_exported() {
+    let page = include_str!("../src/serve/wallboard.html");
+    let list = page
+        .split_once("const FAMILIES = [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .expect("the page lists its families in const FAMILIES")
+        .0;
+    let names: Vec<String> = list
+        .split(',')
+        .map(|n| n.trim().trim_matches('"'))
+        .filter(|n| !n.is_empty())
+        .map(|n| format!("support_{n}"))
+        .collect();
+    assert!(
+        names.len() >= 8,
+        "the page reads the KPIs of its tiles: {names:?}"
+    );
+    // Hours of a generated centre make every windowed KPI exist.
+    let events: String =
+        deskpulse::generate::Generator::new(deskpulse::generate::GeneratorConfig {
+            events_per_sec: 2.0,
+            ..Default::default()
+        })
+        .take(20_000)
+        .map(|line| line + "\n")
+        .collect();
+    let families = families_of(&events);
+    let missing: Vec<&String> = names.iter().filter(|n| !families.contains(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "the wallboard reads metrics deskpulse does not export: {missing:?}"
     );
 }

@@ -56,7 +56,10 @@ const SWEEP_EVERY_MS: i64 = 3_600_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
     /// `ts_ms` is the event's own time, for end-to-end delay.
-    Accepted { late: bool, ts_ms: i64 },
+    Accepted {
+        late: bool,
+        ts_ms: i64,
+    },
     Duplicate,
     Blank,
 }

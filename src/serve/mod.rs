@@ -59,13 +59,19 @@ impl Endpoints {
 
     async fn picture(&self) -> Result<Arc<Picture>, Response> {
         self.ask(Request::Picture).await.ok_or_else(|| {
-            (StatusCode::SERVICE_UNAVAILABLE, "the consumer is not answering\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the consumer is not answering\n",
+            )
+                .into_response()
         })
     }
 }
 
 /// Encoding ~10,000 series takes milliseconds: off the async workers.
-async fn off_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Response> {
+async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
@@ -99,7 +105,10 @@ async fn metrics(State(endpoints): State<Arc<Endpoints>>, headers: HeaderMap) ->
 async fn healthz(State(endpoints): State<Arc<Endpoints>>) -> impl IntoResponse {
     match endpoints.ask(Request::Ready).await {
         Some(_) => (StatusCode::OK, "ok\n"),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "the consumer is not answering\n"),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the consumer is not answering\n",
+        ),
     }
 }
 
@@ -107,7 +116,10 @@ async fn readyz(State(endpoints): State<Arc<Endpoints>>) -> impl IntoResponse {
     match endpoints.ask(Request::Ready).await {
         Some(true) => (StatusCode::OK, "ready\n"),
         Some(false) => (StatusCode::SERVICE_UNAVAILABLE, "catching up\n"),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "the consumer is not answering\n"),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the consumer is not answering\n",
+        ),
     }
 }
 
@@ -124,10 +136,13 @@ async fn kpis(State(endpoints): State<Arc<Endpoints>>, Query(query): Query<KpiQu
     };
     let prefix = endpoints.prefix.clone();
     let body = off_workers(move || {
-        let names: Option<Vec<&str>> = query
-            .names
-            .as_deref()
-            .map(|names| names.split(',').map(str::trim).filter(|n| !n.is_empty()).collect());
+        let names: Option<Vec<&str>> = query.names.as_deref().map(|names| {
+            names
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .collect()
+        });
         let families = export::families(&picture.snapshot, Some(&picture.consumer), &prefix);
         let generated_at = chrono::DateTime::from_timestamp_millis(picture.snapshot.now_ms)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));

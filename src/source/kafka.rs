@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
+use rdkafka::client::Client;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::client::Client;
 use rdkafka::{ClientConfig, ClientContext, TopicPartitionList};
 use tokio::sync::oneshot;
 
@@ -214,11 +214,19 @@ pub const DEAD_LETTER_HEADERS: [&str; 4] = [
 
 impl DeadLetters {
     fn send(&self, message: &BorrowedMessage<'_>, reason: Reject) {
-        let (partition, offset) = (message.partition().to_string(), message.offset().to_string());
+        let (partition, offset) = (
+            message.partition().to_string(),
+            message.offset().to_string(),
+        );
         let values = [reason.as_str(), message.topic(), &partition, &offset];
         let headers = DEAD_LETTER_HEADERS.iter().zip(values).fold(
             OwnedHeaders::new_with_capacity(DEAD_LETTER_HEADERS.len()),
-            |headers, (key, value)| headers.insert(Header { key, value: Some(value) }),
+            |headers, (key, value)| {
+                headers.insert(Header {
+                    key,
+                    value: Some(value),
+                })
+            },
         );
         let mut record: BaseRecord<'_, [u8], [u8], ()> = BaseRecord::to(&self.topic)
             .payload(message.payload().unwrap_or_default())
@@ -228,7 +236,10 @@ impl DeadLetters {
         }
         if let Err(error) = send_waiting(&self.producer, record) {
             tracing::warn!(%error, "a dead letter could not be queued");
-            self.producer.context().failed.fetch_add(1, Ordering::Relaxed);
+            self.producer
+                .context()
+                .failed
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -319,7 +330,12 @@ impl LiveConsumer {
             .topics
             .iter()
             .map(|t| (t.as_str(), "kafka.topics"))
-            .chain(kafka.dead_letter_topic.iter().map(|t| (t.as_str(), "kafka.dead_letter_topic")))
+            .chain(
+                kafka
+                    .dead_letter_topic
+                    .iter()
+                    .map(|t| (t.as_str(), "kafka.dead_letter_topic")),
+            )
             .collect();
         check_topics(consumer.client(), kafka, &topics)?;
         consumer.context().started.store(true, Ordering::Relaxed);
@@ -383,7 +399,10 @@ impl Shards {
             return;
         };
         let wall = wall_ms();
-        match shard.engine.apply(message.payload().unwrap_or_default(), wall) {
+        match shard
+            .engine
+            .apply(message.payload().unwrap_or_default(), wall)
+        {
             Ok(Applied::Accepted { ts_ms, .. }) => {
                 let delay = wall.saturating_sub(ts_ms).max(0) as u64;
                 shard.delay.observe(DELAY_BUCKETS, delay);
@@ -489,7 +508,10 @@ impl Shards {
         let context = consumer.context();
         let (sent, failed) = context.dead_letters.as_ref().map_or((0, 0), |d| {
             let counts = d.producer.context();
-            (counts.sent.load(Ordering::Relaxed), counts.failed.load(Ordering::Relaxed))
+            (
+                counts.sent.load(Ordering::Relaxed),
+                counts.failed.load(Ordering::Relaxed),
+            )
         });
         Picture {
             snapshot,

@@ -2,6 +2,8 @@
 //! binary on given input, and read its Prometheus text exposition back.
 #![allow(dead_code)]
 
+pub mod kafka;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -75,7 +77,7 @@ fn tail(s: &str) -> String {
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
-static UNIQUE: AtomicU64 = AtomicU64::new(0);
+pub static UNIQUE: AtomicU64 = AtomicU64::new(0);
 
 /// A temporary file with a name no other test (or test process) uses;
 /// removed when dropped.
@@ -108,9 +110,14 @@ impl Drop for TempFile {
 /// Runs `deskpulse replay -` with `input` on stdin and, when given, a
 /// config file holding `config_toml`.
 pub fn replay_bytes(input: &[u8], config_toml: Option<&str>) -> Run {
+    replay_with_args(input, config_toml, &[])
+}
+
+/// `deskpulse replay -` with more arguments, e.g. `--at`.
+pub fn replay_with_args(input: &[u8], config_toml: Option<&str>, args: &[&str]) -> Run {
     let config = config_toml.map(|text| TempFile::new(".toml", text.as_bytes()));
     let mut command = Command::new(env!("CARGO_BIN_EXE_deskpulse"));
-    command.args(["replay", "-"]);
+    command.args(["replay", "-"]).args(args);
     if let Some(file) = &config {
         command.arg("--config").arg(&file.0);
     }

@@ -1,0 +1,383 @@
+//! Live mode against a real Kafka-protocol broker (started by
+//! `tests/with-broker`), with deskpulse as a separate process scraped over
+//! HTTP; and the demo, which brings its own embedded broker.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::kafka::{generated, kafka, processed, produce, topic, Deskpulse};
+use common::{join, replay_with_args, Labels, Metrics};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// The `support_*` series of an exposition.
+fn support_series(m: &Metrics) -> BTreeMap<(String, Labels), f64> {
+    m.series
+        .iter()
+        .filter(|((name, _), _)| name.starts_with("support_"))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
+}
+
+#[test]
+fn live_metrics_over_four_partitions_equal_replay_of_the_same_events() {
+    let lines = generated(20_000, 7);
+    let topic = topic("equal", 4);
+    produce(&topic, &lines);
+    let deskpulse = Deskpulse::run(&["--topics", &topic, "--group-id", &topic]);
+    let live = deskpulse.wait_until(PATIENCE, "all events read", |m| {
+        processed(m) >= lines.len() as f64
+    });
+    assert_eq!(live.sum("deskpulse_events_total", &[]), lines.len() as f64);
+    assert_eq!(live.value("deskpulse_partitions_assigned", &[]), 4.0);
+
+    // The scrape's windows end at its wall-clock instant; replay the same
+    // events as at that instant.
+    let at_ms = (live.value("deskpulse_export_time_seconds", &[]) * 1000.0).round() as i64;
+    let at = chrono::DateTime::from_timestamp_millis(at_ms)
+        .expect("a valid instant")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let replayed = replay_with_args(&join(&lines), None, &["--at", &at]);
+    replayed.assert_ok();
+
+    let (live, replayed) = (support_series(&live), support_series(&replayed.metrics));
+    assert!(
+        replayed.len() > 1000,
+        "many series compared: {}",
+        replayed.len()
+    );
+    let differing: Vec<_> = replayed
+        .iter()
+        .filter(|(key, value)| live.get(*key) != Some(*value))
+        .take(5)
+        .map(|(key, value)| (key, value, live.get(key)))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "replay vs live, first differences: {differing:#?}"
+    );
+    let extra: Vec<_> = live
+        .keys()
+        .filter(|k| !replayed.contains_key(*k))
+        .take(5)
+        .collect();
+    assert!(extra.is_empty(), "series only live exports: {extra:#?}");
+}
+
+#[test]
+fn sigterm_commits_and_a_restart_resumes_without_counting_twice() {
+    let lines = generated(6_000, 11);
+    let (first, second) = lines.split_at(4_000);
+    let topic = topic("restart", 2);
+    let group = ["--topics", &topic, "--group-id", &topic];
+    produce(&topic, first);
+
+    let deskpulse = Deskpulse::run(&group);
+    deskpulse.wait_until(PATIENCE, "the first part read", |m| {
+        processed(m) >= first.len() as f64
+    });
+    let (status, stderr) = deskpulse.terminate();
+    assert!(
+        status.success(),
+        "SIGTERM ends with exit 0, got {status:?}; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("committing"),
+        "the stop commits; stderr:\n{stderr}"
+    );
+
+    produce(&topic, second);
+    let deskpulse = Deskpulse::run(&group);
+    deskpulse.wait_until(PATIENCE, "the second part read", |m| {
+        processed(m) >= second.len() as f64
+    });
+    // Anything read again would arrive with the rest: give it time.
+    std::thread::sleep(Duration::from_secs(2));
+    let after = deskpulse.metrics();
+    assert_eq!(
+        processed(&after),
+        second.len() as f64,
+        "the restart reads exactly what the first run did not"
+    );
+}
+
+#[test]
+fn invalid_json_never_stalls_a_partition_and_reaches_the_dead_letter_topic() {
+    let valid = generated(400, 13);
+    let bad = [
+        "not json",
+        "{\"event_id\":",
+        "[1, 2",
+        "{\"event_id\":\"x\",}",
+    ];
+    let mut lines: Vec<&str> = Vec::new();
+    for (i, line) in valid.iter().enumerate() {
+        // Bad lines are keyed alike, so they share one partition with
+        // valid events before and after them.
+        if i % 100 == 50 {
+            lines.push(bad[i / 100]);
+        }
+        lines.push(line);
+    }
+    let topic = topic("dirty", 2);
+    let dead_letters = common::kafka::topic("dirty-dead", 1);
+    produce(&topic, &lines);
+
+    let deskpulse = Deskpulse::run(&[
+        "--topics",
+        &topic,
+        "--group-id",
+        &topic,
+        "--dead-letter-topic",
+        &dead_letters,
+    ]);
+    let m = deskpulse.wait_until(PATIENCE, "every message read", |m| {
+        processed(m) >= lines.len() as f64
+    });
+    assert_eq!(
+        m.value(
+            "deskpulse_events_rejected_total",
+            &[("reason", "invalid_json")]
+        ),
+        bad.len() as f64
+    );
+    assert_eq!(m.sum("deskpulse_events_total", &[]), valid.len() as f64);
+    let m = deskpulse.wait_until(PATIENCE, "dead letters delivered", |m| {
+        m.value("deskpulse_dead_letters_total", &[("result", "sent")]) >= bad.len() as f64
+    });
+    assert_eq!(
+        m.value("deskpulse_dead_letters_total", &[("result", "failed")]),
+        0.0
+    );
+
+    let mut copies = Vec::new();
+    let reader = assigned_reader(&dead_letters, 0, 0);
+    while copies.len() < bad.len() {
+        let message = reader
+            .poll(PATIENCE)
+            .expect("a dead letter arrives")
+            .expect("the dead-letter topic is readable");
+        let headers: BTreeMap<String, String> = message
+            .headers()
+            .expect("dead letters carry headers")
+            .iter()
+            .map(|h| {
+                let value = h.value.map(|v| String::from_utf8_lossy(v).into_owned());
+                (h.key.to_owned(), value.unwrap_or_default())
+            })
+            .collect();
+        let payload = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+        copies.push((payload, headers));
+    }
+    let mut payloads: Vec<&str> = copies.iter().map(|(p, _)| p.as_str()).collect();
+    payloads.sort();
+    let mut expected = bad.to_vec();
+    expected.sort();
+    assert_eq!(payloads, expected);
+    // Tansu answers a fetch from the middle of a record batch with the
+    // next batch, so the originals are read from the start of their
+    // partitions and found by offset.
+    for (payload, headers) in &copies {
+        assert_eq!(headers["deskpulse-reason"], "invalid_json");
+        assert_eq!(headers["deskpulse-topic"], topic);
+        let partition: i32 = headers["deskpulse-partition"]
+            .parse()
+            .expect("a partition number");
+        let offset: i64 = headers["deskpulse-offset"].parse().expect("an offset");
+        let reader = assigned_reader(&topic, partition, 0);
+        let original = loop {
+            let message = reader
+                .poll(PATIENCE)
+                .expect("the original message is there")
+                .expect("the topic is readable");
+            if message.offset() >= offset {
+                break message;
+            }
+        };
+        assert_eq!(original.offset(), offset);
+        assert_eq!(
+            original.payload().unwrap_or_default(),
+            payload.as_bytes(),
+            "the headers point at the original message"
+        );
+    }
+}
+
+/// A consumer of one partition from `offset`, outside any group.
+fn assigned_reader(topic: &str, partition: i32, offset: i64) -> BaseConsumer {
+    let consumer: BaseConsumer = deskpulse::source::kafka::client_config(&kafka())
+        .set("group.id", "deskpulse-tests")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("the test consumer starts");
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, partition, Offset::Offset(offset))
+        .expect("a valid partition and offset");
+    consumer.assign(&list).expect("the partition is assigned");
+    consumer
+}
+
+#[test]
+fn readyz_turns_true_once_caught_up() {
+    let lines = generated(50_000, 17);
+    let topic = topic("ready", 4);
+    produce(&topic, &lines);
+    let deskpulse = Deskpulse::run(&["--topics", &topic, "--group-id", &topic]);
+    let mut statuses = Vec::new();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let status = deskpulse.get("/readyz").status;
+        statuses.push(status);
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "not ready is 503");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ready; stderr:\n{}",
+            deskpulse.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(statuses[0], 503, "not ready before the partitions are read");
+    let m = deskpulse.metrics();
+    assert_eq!(
+        processed(&m),
+        lines.len() as f64,
+        "ready means every message was read"
+    );
+    assert_eq!(m.value("deskpulse_ready", &[]), 1.0);
+    let lag: Vec<f64> = m
+        .matching("deskpulse_consumer_lag_messages", &[])
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(lag, vec![0.0; 4], "no lag on any of the four partitions");
+    assert_eq!(deskpulse.get("/healthz").status, 200);
+}
+
+#[test]
+fn startup_errors_are_one_line_each() {
+    for (args, says) in [
+        (
+            vec![
+                "run",
+                "--brokers",
+                "127.0.0.1:1",
+                "--set",
+                "kafka.startup_timeout=2s",
+            ],
+            "check kafka.brokers",
+        ),
+        (
+            vec![
+                "run",
+                "--brokers",
+                &common::kafka::brokers(),
+                "--topics",
+                "no-such-topic",
+            ],
+            "\"no-such-topic\" does not exist",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+            .args(&args)
+            .output()
+            .expect("deskpulse runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} fails");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: one line, got:\n{stderr}"
+        );
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_demo_serves_rising_counters_the_wallboard_and_the_api() {
+    let demo = Deskpulse::demo(&["--rate", "400"]);
+    let created = |m: &Metrics| m.sum("support_tickets_created_total", &[]);
+    let first = demo.wait_until(Duration::from_secs(30), "tickets counted", |m| {
+        created(m) > 0.0
+    });
+    let later = demo.wait_until(Duration::from_secs(30), "counters rising", |m| {
+        created(m) > created(&first)
+    });
+    assert!(processed(&later) > processed(&first));
+    demo.wait_until(Duration::from_secs(30), "ready", |m| {
+        m.value("deskpulse_ready", &[]) == 1.0
+    });
+
+    let page = demo.get("/");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.content_type.starts_with("text/html"),
+        "{}",
+        page.content_type
+    );
+    assert!(
+        page.body.contains("api/v1/kpis"),
+        "the page reads the JSON API"
+    );
+
+    let api = demo.get(
+        "/api/v1/kpis?names=support_tickets_open,support_agents,deskpulse_consumer_lag_messages",
+    );
+    assert_eq!(api.status, 200);
+    let json: serde_json::Value = serde_json::from_str(&api.body).expect("the API answers JSON");
+    assert_eq!(json["prefix"], "support_");
+    assert_eq!(json["ready"], true);
+    let metrics = json["metrics"].as_object().expect("a metrics object");
+    assert_eq!(
+        metrics.len(),
+        3,
+        "exactly the names asked for: {:?}",
+        metrics.keys()
+    );
+    let open: f64 = metrics["support_tickets_open"]["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .map(|s| s["value"].as_f64().expect("a value"))
+        .sum();
+    assert!(open > 0.0, "open tickets in the JSON");
+    assert_eq!(
+        metrics["deskpulse_consumer_lag_messages"]["samples"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+
+    let open_metrics = demo.get_accepting(
+        "/metrics",
+        "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+    );
+    assert!(open_metrics
+        .content_type
+        .starts_with("application/openmetrics-text"));
+    assert!(open_metrics.body.ends_with("# EOF\n"));
+    assert!(open_metrics
+        .body
+        .contains("# TYPE support_tickets_created counter\n"));
+    assert!(open_metrics
+        .body
+        .contains("\nsupport_tickets_created_total{"));
+    let text = demo.get("/metrics");
+    assert!(text.content_type.starts_with("text/plain; version=0.0.4"));
+    assert!(text
+        .body
+        .contains("# TYPE support_tickets_created_total counter\n"));
+
+    assert_eq!(demo.get("/healthz").status, 200);
+    let (status, stderr) = demo.terminate();
+    assert!(
+        status.success(),
+        "the demo stops cleanly on SIGTERM: {status:?}\n{stderr}"
+    );
+}
