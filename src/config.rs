@@ -109,6 +109,9 @@ pub struct KafkaConfig {
     pub topics: Vec<String>,
     /// Consumer group.
     pub group_id: String,
+    /// Threads applying events, each owning the shards of some partitions;
+    /// 0 means one per core.
+    pub workers: usize,
     /// Optional dead-letter topic for rejected messages; `None` (key absent) = off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letter_topic: Option<String>,
@@ -208,6 +211,7 @@ impl Default for KafkaConfig {
             brokers: "localhost:9092".into(),
             topics: vec!["support-events".into()],
             group_id: "deskpulse".into(),
+            workers: 0,
             dead_letter_topic: None,
             startup_timeout: Duration::from_secs(10),
             properties: BTreeMap::new(),

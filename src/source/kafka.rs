@@ -1,15 +1,17 @@
 //! Live input: a member of a Kafka consumer group with one engine shard per
 //! assigned partition, so that each partition keeps its own clock (SPEC §3).
 //!
-//! One thread polls the consumer and owns every shard: the hot path takes
-//! no lock. The HTTP side asks that thread for a picture over a channel,
-//! and it answers between messages.
+//! One thread polls the consumer: it serves rebalances, copies messages
+//! into batches for the worker threads that own the shards
+//! (`worker.rs`), stores the offsets they have applied, and answers the
+//! HTTP side's requests between messages.
 
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
@@ -19,19 +21,25 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientConfig, ClientContext, TopicPartitionList};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
-use super::{wall_ms, ConsumerStats, PartitionStats, RejectLog, DELAY_BUCKETS};
+use super::worker::{self, Batch, PartitionKey, Progress, Work};
+use super::{wall_ms, ConsumerStats, PartitionStats, DELAY_BUCKETS};
 use crate::config::{Config, KafkaConfig};
 use crate::decode::Reject;
 use crate::engine::cumulative::ClassicHistogram;
 use crate::engine::snapshot::Snapshot;
-use crate::engine::{Applied, Engine};
+use crate::engine::Engine;
 
-/// How long one poll waits for a message; also how late a request from
-/// the HTTP side may be answered while the topic is idle.
+/// How long one poll waits for a message when there is nothing to hand
+/// over; also how late a request from the HTTP side may be answered
+/// while the topics are idle.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// Messages per batch handed to a worker.
+const BATCH: usize = 256;
+/// Polls between two stores of applied offsets while busy.
+const STORE_EVERY: u32 = 1024;
 /// How long shutdown waits for dead letters still in flight.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -41,7 +49,7 @@ pub struct Picture {
     pub consumer: ConsumerStats,
 }
 
-/// What the HTTP side asks the consumer thread for.
+/// What the HTTP side asks the polling thread for.
 pub enum Request {
     /// All shards merged at the wall clock, with the consumer's own stats.
     Picture(oneshot::Sender<Arc<Picture>>),
@@ -60,30 +68,38 @@ pub fn client_config(kafka: &KafkaConfig) -> ClientConfig {
     config
 }
 
-/// State of one assigned partition.
-struct Shard {
-    engine: Engine,
-    /// Offset of the next message to read, once one has been read.
-    next_offset: Option<i64>,
-    /// The partition has been read to its end at least once.
-    reached_end: bool,
-    delay: ClassicHistogram,
+/// Which worker owns an assigned partition, and how far it has got.
+#[derive(Clone)]
+struct Route {
+    worker: usize,
+    progress: Arc<Progress>,
 }
 
 enum Change {
-    Assigned(Vec<(String, i32)>),
-    Revoked(Vec<(String, i32)>),
+    Assigned(Vec<(PartitionKey, Route)>),
+    Revoked(Vec<PartitionKey>),
 }
 
-/// Callbacks librdkafka makes from inside `poll`: rebalances are queued
-/// for the polling thread; log lines go to tracing.
+/// Callbacks librdkafka makes from inside `poll`, on the polling thread:
+/// rebalances, which must hand partitions over before they move, and log
+/// lines, which go to tracing. The mutexes are never contended: only the
+/// polling thread takes them, and not per message.
 struct LiveContext {
+    topics: Vec<String>,
+    workers: Vec<Sender<Work>>,
+    routes: Mutex<HashMap<PartitionKey, Route>>,
     changes: Mutex<Vec<Change>>,
+    /// The group has assigned partitions (perhaps none) at least once.
+    joined: AtomicBool,
     errors: AtomicU64,
     /// Until the startup checks pass, client log lines are debug only, so
     /// that a startup failure reads as the one line that explains it.
     started: AtomicBool,
-    dead_letters: Option<DeadLetters>,
+    dead_letters: Option<Arc<DeadLetters>>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ClientContext for LiveContext {
@@ -123,33 +139,82 @@ impl ClientContext for LiveContext {
 impl ConsumerContext for LiveContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
-            // Every message handed out has been applied before the next
-            // poll, so the stored offsets are final: commit them before the
-            // partitions move, so that the next owner starts where we stop.
+            // Finish the partitions before they move: their workers apply
+            // what they were handed and drop the shards, then the offsets
+            // are committed, so the next owner starts where we stop.
+            let keys = self.keys_of(list);
+            let routes: Vec<(PartitionKey, Route)> = {
+                let routes = locked(&self.routes);
+                keys.iter()
+                    .filter_map(|key| Some((*key, routes.get(key)?.clone())))
+                    .collect()
+            };
+            let (done, finished) = mpsc::channel();
+            for (key, route) in &routes {
+                tracing::info!(topic = self.topics[key.0], partition = key.1, "partition revoked");
+                let _ = self.workers[route.worker].send(Work::Revoke(*key, done.clone()));
+            }
+            drop(done);
+            finished.iter().for_each(drop);
             self.finish(consumer);
-            self.queue(Change::Revoked(partitions_of(list)));
+            let mut all = locked(&self.routes);
+            keys.iter().for_each(|key| {
+                all.remove(key);
+            });
+            drop(all);
+            locked(&self.changes).push(Change::Revoked(keys));
         }
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
-            self.queue(Change::Assigned(partitions_of(list)));
+            let mut routes = locked(&self.routes);
+            let mut assigned = Vec::new();
+            for key in self.keys_of(list) {
+                // The worker with the fewest partitions takes the next one.
+                let mut load = vec![0usize; self.workers.len()];
+                routes.values().for_each(|r| load[r.worker] += 1);
+                let worker = (0..load.len()).min_by_key(|&w| load[w]).unwrap_or(0);
+                let route = Route {
+                    worker,
+                    progress: Progress::new(),
+                };
+                tracing::info!(topic = self.topics[key.0], partition = key.1, worker, "partition assigned");
+                let _ = self.workers[worker].send(Work::Assign(key, route.progress.clone()));
+                routes.insert(key, route.clone());
+                assigned.push((key, route));
+            }
+            drop(routes);
+            locked(&self.changes).push(Change::Assigned(assigned));
+            self.joined.store(true, Ordering::Release);
         }
     }
 }
 
 impl LiveContext {
-    fn queue(&self, change: Change) {
-        match self.changes.lock() {
-            Ok(mut changes) => changes.push(change),
-            Err(poisoned) => poisoned.into_inner().push(change),
-        }
+    fn keys_of(&self, list: &TopicPartitionList) -> Vec<PartitionKey> {
+        list.elements()
+            .iter()
+            .filter_map(|e| Some((self.topic_index(e.topic())?, e.partition())))
+            .collect()
     }
 
-    fn take_changes(&self) -> Vec<Change> {
-        match self.changes.lock() {
-            Ok(mut changes) => std::mem::take(&mut *changes),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    fn topic_index(&self, topic: &str) -> Option<usize> {
+        self.topics.iter().position(|t| t == topic)
+    }
+
+    /// Stores the offsets the workers have applied, for the next commit.
+    fn store_applied(&self, consumer: &BaseConsumer<Self>) {
+        let mut list = TopicPartitionList::new();
+        for (key, route) in locked(&self.routes).iter() {
+            if let Some(next) = route.progress.applied_next() {
+                let _ = list.add_partition_offset(&self.topics[key.0], key.1, Offset::Offset(next));
+            }
+        }
+        if list.count() > 0 {
+            if let Err(error) = consumer.store_offsets(&list) {
+                tracing::debug!(%error, "offsets not stored");
+            }
         }
     }
 
@@ -161,23 +226,27 @@ impl LiveContext {
                 tracing::warn!(error = %e, "dead letters still unsent at commit");
             }
         }
+        self.store_applied(consumer);
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => tracing::warn!(error = %e, "committing offsets failed"),
         }
     }
-}
 
-fn partitions_of(list: &TopicPartitionList) -> Vec<(String, i32)> {
-    list.elements()
-        .iter()
-        .map(|e| (e.topic().to_owned(), e.partition()))
-        .collect()
+    /// Waits until every worker has applied what it was handed.
+    fn barrier(&self) {
+        let (done, finished) = mpsc::channel();
+        for worker in &self.workers {
+            let _ = worker.send(Work::Barrier(done.clone()));
+        }
+        drop(done);
+        finished.iter().for_each(drop);
+    }
 }
 
 /// The optional dead-letter topic: a copy of each rejected message, with
 /// the reason and where it came from in headers.
-struct DeadLetters {
+pub struct DeadLetters {
     producer: BaseProducer<DeliveryCounts>,
     topic: String,
 }
@@ -213,33 +282,29 @@ pub const DEAD_LETTER_HEADERS: [&str; 4] = [
 ];
 
 impl DeadLetters {
-    fn send(&self, message: &BorrowedMessage<'_>, reason: Reject) {
-        let (partition, offset) = (
-            message.partition().to_string(),
-            message.offset().to_string(),
-        );
-        let values = [reason.as_str(), message.topic(), &partition, &offset];
+    pub fn send(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        reason: Reject,
+    ) {
+        let (partition, offset) = (partition.to_string(), offset.to_string());
+        let values = [reason.as_str(), topic, &partition, &offset];
         let headers = DEAD_LETTER_HEADERS.iter().zip(values).fold(
             OwnedHeaders::new_with_capacity(DEAD_LETTER_HEADERS.len()),
-            |headers, (key, value)| {
-                headers.insert(Header {
-                    key,
-                    value: Some(value),
-                })
-            },
+            |headers, (key, value)| headers.insert(Header { key, value: Some(value) }),
         );
-        let mut record: BaseRecord<'_, [u8], [u8], ()> = BaseRecord::to(&self.topic)
-            .payload(message.payload().unwrap_or_default())
-            .headers(headers);
-        if let Some(key) = message.key() {
+        let mut record: BaseRecord<'_, [u8], [u8], ()> =
+            BaseRecord::to(&self.topic).payload(payload).headers(headers);
+        if let Some(key) = key {
             record = record.key(key);
         }
         if let Err(error) = send_waiting(&self.producer, record) {
             tracing::warn!(%error, "a dead letter could not be queued");
-            self.producer
-                .context()
-                .failed
-                .fetch_add(1, Ordering::Relaxed);
+            self.producer.context().failed.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -262,48 +327,65 @@ pub fn send_waiting<C: ProducerContext>(
     }
 }
 
-/// Where a rejected message came from, for the log.
-struct Place<'a>(&'a BorrowedMessage<'a>);
-
-impl std::fmt::Display for Place<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let m = self.0;
-        write!(f, "{}/{}@{}", m.topic(), m.partition(), m.offset())
-    }
-}
-
 pub struct LiveConsumer {
     consumer: BaseConsumer<LiveContext>,
-    shards: Shards,
+    router: Router,
+    workers: Vec<JoinHandle<()>>,
 }
 
-/// Everything the polling thread owns beside the consumer.
-struct Shards {
-    config: Config,
-    by_topic: HashMap<String, HashMap<i32, Shard>>,
+/// The polling thread's view of the assigned partitions, and the batches
+/// it is filling for the workers.
+struct Router {
+    routes: HashMap<PartitionKey, LocalRoute>,
+    batches: Vec<Batch>,
     /// An engine that never sees an event: the picture of no partitions.
     idle: Engine,
-    /// The group has assigned partitions (perhaps none) at least once.
-    joined: bool,
-    reject_log: RejectLog,
+}
+
+struct LocalRoute {
+    route: Route,
+    /// Offset after the last message handed to the worker.
+    routed_next: Option<i64>,
 }
 
 impl LiveConsumer {
-    /// Creates the clients and checks that the brokers answer and the
-    /// topics exist; each failure is one line saying what to fix.
+    /// Starts the workers, creates the clients, and checks that the
+    /// brokers answer and the topics exist; each failure is one line
+    /// saying what to fix.
     pub fn connect(config: &Config) -> anyhow::Result<LiveConsumer> {
         let kafka = &config.kafka;
         let dead_letters = match &kafka.dead_letter_topic {
-            Some(topic) => Some(DeadLetters {
+            Some(topic) => Some(Arc::new(DeadLetters {
                 producer: client_config(kafka)
                     .create_with_context(DeliveryCounts::default())
                     .map_err(|e| client_error("dead-letter producer", e))?,
                 topic: topic.clone(),
-            }),
+            })),
             None => None,
         };
+        let count = match kafka.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let mut inboxes = Vec::with_capacity(count);
+        let mut workers = Vec::with_capacity(count);
+        for index in 0..count {
+            let (inbox, work) = mpsc::channel();
+            let (config, dead_letters) = (config.clone(), dead_letters.clone());
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("worker-{index}"))
+                    .spawn(move || worker::work(work, config, dead_letters))
+                    .context("cannot start a worker thread")?,
+            );
+            inboxes.push(inbox);
+        }
         let context = LiveContext {
+            topics: kafka.topics.clone(),
+            workers: inboxes,
+            routes: Mutex::new(HashMap::new()),
             changes: Mutex::new(Vec::new()),
+            joined: AtomicBool::new(false),
             errors: AtomicU64::new(0),
             started: AtomicBool::new(false),
             dead_letters,
@@ -313,12 +395,16 @@ impl LiveConsumer {
         client
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")
-            .set("enable.auto.commit", "true");
+            .set("enable.auto.commit", "true")
+            // librdkafka pauses a partition's fetching this long once its
+            // local queue holds queued.min.messages; at its default (1 s) a
+            // consumer slower than the broker idles most of the time.
+            .set("fetch.queue.backoff.ms", "10");
         for (key, value) in client_config(kafka).config_map() {
             client.set(key, value);
         }
-        // What the design relies on: offsets stored by hand after an
-        // event is applied, and word of reaching a partition's end.
+        // What the design relies on: offsets stored by hand once applied,
+        // and word of reaching a partition's end.
         client
             .set("group.id", &kafka.group_id)
             .set("enable.auto.offset.store", "false")
@@ -330,28 +416,22 @@ impl LiveConsumer {
             .topics
             .iter()
             .map(|t| (t.as_str(), "kafka.topics"))
-            .chain(
-                kafka
-                    .dead_letter_topic
-                    .iter()
-                    .map(|t| (t.as_str(), "kafka.dead_letter_topic")),
-            )
+            .chain(kafka.dead_letter_topic.iter().map(|t| (t.as_str(), "kafka.dead_letter_topic")))
             .collect();
         check_topics(consumer.client(), kafka, &topics)?;
         consumer.context().started.store(true, Ordering::Relaxed);
-        let topics: Vec<&str> = kafka.topics.iter().map(String::as_str).collect();
+        let names: Vec<&str> = kafka.topics.iter().map(String::as_str).collect();
         consumer
-            .subscribe(&topics)
-            .with_context(|| format!("cannot subscribe to {topics:?}"))?;
+            .subscribe(&names)
+            .with_context(|| format!("cannot subscribe to {names:?}"))?;
         Ok(LiveConsumer {
             consumer,
-            shards: Shards {
-                config: config.clone(),
-                by_topic: HashMap::new(),
+            router: Router {
+                routes: HashMap::new(),
+                batches: (0..count).map(|_| Batch::with_capacity(BATCH)).collect(),
                 idle: Engine::new(config),
-                joined: false,
-                reject_log: RejectLog::new(10),
             },
+            workers,
         })
     }
 
@@ -360,106 +440,116 @@ impl LiveConsumer {
     pub fn run(self, requests: Receiver<Request>, stop: &AtomicBool) {
         let LiveConsumer {
             consumer,
-            mut shards,
+            mut router,
+            workers,
         } = self;
+        let context = consumer.context();
+        let mut polls_since_store = 0u32;
         while !stop.load(Ordering::Relaxed) {
-            let polled = consumer.poll(POLL_INTERVAL);
-            shards.apply_changes(&consumer);
+            let busy = router.batches.iter().any(|b| !b.is_empty());
+            let polled = consumer.poll(if busy { Duration::ZERO } else { POLL_INTERVAL });
+            router.apply_changes(context);
+            polls_since_store += 1;
             match polled {
-                None => {}
-                Some(Ok(message)) => shards.apply(&consumer, &message),
+                None => {
+                    // Idle: hand over what is waiting, and store progress.
+                    router.flush(context);
+                    context.store_applied(&consumer);
+                    polls_since_store = 0;
+                }
+                Some(Ok(message)) => router.route(context, &message),
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
-                    shards.reached_end(&consumer, partition)
+                    router.reached_end(&consumer, partition)
                 }
                 Some(Err(error)) => {
-                    consumer.context().errors.fetch_add(1, Ordering::Relaxed);
+                    context.errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(%error, "kafka consumer error");
                 }
             }
-            if let Some(dead_letters) = &consumer.context().dead_letters {
+            if polls_since_store >= STORE_EVERY {
+                context.store_applied(&consumer);
+                polls_since_store = 0;
+            }
+            if let Some(dead_letters) = &context.dead_letters {
                 dead_letters.producer.poll(Duration::ZERO);
             }
             while let Ok(request) = requests.try_recv() {
-                shards.answer(&consumer, request);
+                router.answer(&consumer, request);
             }
         }
         tracing::info!("stopping: committing applied offsets and leaving the group");
-        consumer.context().finish(&consumer);
+        router.flush(context);
+        context.barrier();
+        context.finish(&consumer);
+        // Closing leaves the group; the workers end when their inboxes,
+        // held by the consumer's context, are dropped with it.
+        drop(consumer);
+        for worker in workers {
+            if worker.join().is_err() {
+                tracing::error!("a worker thread failed");
+            }
+        }
     }
 }
 
-impl Shards {
-    fn apply(&mut self, consumer: &BaseConsumer<LiveContext>, message: &BorrowedMessage<'_>) {
-        let Some(shard) = self
-            .by_topic
-            .get_mut(message.topic())
-            .and_then(|partitions| partitions.get_mut(&message.partition()))
-        else {
-            // Revoked since it was fetched: its new owner reads it.
+impl Router {
+    fn route(&mut self, context: &LiveContext, message: &BorrowedMessage<'_>) {
+        let Some(topic) = context.topic_index(message.topic()) else {
             return;
         };
-        let wall = wall_ms();
-        match shard
-            .engine
-            .apply(message.payload().unwrap_or_default(), wall)
-        {
-            Ok(Applied::Accepted { ts_ms, .. }) => {
-                let delay = wall.saturating_sub(ts_ms).max(0) as u64;
-                shard.delay.observe(DELAY_BUCKETS, delay);
-            }
-            Ok(Applied::Duplicate | Applied::Blank) => {}
-            Err(reason) => {
-                self.reject_log.rejected(reason, &Place(message));
-                if let Some(dead_letters) = &consumer.context().dead_letters {
-                    dead_letters.send(message, reason);
-                }
-            }
-        }
-        shard.next_offset = Some(message.offset() + 1);
-        if let Err(error) = consumer.store_offset_from_message(message) {
-            tracing::debug!(%error, place = %Place(message), "offset not stored");
+        let key = (topic, message.partition());
+        // Revoked since it was fetched: its new owner reads it.
+        let Some(local) = self.routes.get_mut(&key) else {
+            return;
+        };
+        local.routed_next = Some(message.offset() + 1);
+        let worker = local.route.worker;
+        let batch = &mut self.batches[worker];
+        batch.push(key, message.offset(), message.key(), message.payload().unwrap_or_default());
+        if batch.len() >= BATCH {
+            self.send(context, worker);
         }
     }
 
-    /// librdkafka names only the partition number at a partition's end,
-    /// so with several topics each shard of that number whose lag is not
-    /// known to be positive counts as at its end.
-    fn reached_end(&mut self, consumer: &BaseConsumer<LiveContext>, partition: i32) {
-        for (topic, partitions) in &mut self.by_topic {
-            if let Some(shard) = partitions.get_mut(&partition) {
-                let high = cached_high_watermark(consumer, topic, partition);
-                if lag(high, shard).is_none_or(|lag| lag <= 0) {
-                    shard.reached_end = true;
-                }
+    fn send(&mut self, context: &LiveContext, worker: usize) {
+        let batch = std::mem::replace(&mut self.batches[worker], Batch::with_capacity(BATCH));
+        if !batch.is_empty() && context.workers[worker].send(Work::Apply(batch)).is_err() {
+            tracing::error!(worker, "a worker thread has stopped");
+        }
+    }
+
+    fn flush(&mut self, context: &LiveContext) {
+        for worker in 0..self.batches.len() {
+            if !self.batches[worker].is_empty() {
+                self.send(context, worker);
             }
         }
     }
 
-    fn apply_changes(&mut self, consumer: &BaseConsumer<LiveContext>) {
-        for change in consumer.context().take_changes() {
+    fn apply_changes(&mut self, context: &LiveContext) {
+        let changes = std::mem::take(&mut *locked(&context.changes));
+        for change in changes {
             match change {
                 Change::Assigned(list) => {
-                    self.joined = true;
-                    for (topic, partition) in list {
-                        tracing::info!(topic, partition, "partition assigned");
-                        self.by_topic.entry(topic).or_default().insert(
-                            partition,
-                            Shard {
-                                engine: Engine::new(&self.config),
-                                next_offset: None,
-                                reached_end: false,
-                                delay: ClassicHistogram::new(DELAY_BUCKETS),
+                    for (key, route) in list {
+                        self.routes.insert(
+                            key,
+                            LocalRoute {
+                                route,
+                                routed_next: None,
                             },
                         );
                     }
                 }
-                Change::Revoked(list) => {
-                    // State leaves with the partition; its next owner
-                    // starts from the committed offset.
-                    for (topic, partition) in list {
-                        tracing::info!(topic, partition, "partition revoked");
-                        if let Some(partitions) = self.by_topic.get_mut(&topic) {
-                            partitions.remove(&partition);
+                Change::Revoked(keys) => {
+                    // Messages of these partitions not yet handed over are
+                    // dropped: the next owner reads them from the commit.
+                    for key in &keys {
+                        self.routes.remove(key);
+                    }
+                    for batch in &mut self.batches {
+                        if batch.holds_any(&keys) {
+                            batch.retain_other_than(&keys);
                         }
                     }
                 }
@@ -467,57 +557,94 @@ impl Shards {
         }
     }
 
-    fn all(&self) -> impl Iterator<Item = (&String, i32, &Shard)> {
-        self.by_topic.iter().flat_map(|(topic, partitions)| {
-            partitions.iter().map(move |(&p, shard)| (topic, p, shard))
-        })
+    /// librdkafka names only the partition number at a partition's end,
+    /// so with several topics each of that number counts as at its end
+    /// unless more is known to be waiting there.
+    fn reached_end(&mut self, consumer: &BaseConsumer<LiveContext>, partition: i32) {
+        let context = consumer.context();
+        let at_end: Vec<(PartitionKey, usize)> = self
+            .routes
+            .iter()
+            .filter(|((topic, p), local)| {
+                *p == partition
+                    && match (local.routed_next, cached_high_watermark(consumer, &context.topics[*topic], *p)) {
+                        (Some(next), Some(high)) => next >= high,
+                        _ => true,
+                    }
+            })
+            .map(|(key, local)| (*key, local.route.worker))
+            .collect();
+        for (key, worker) in at_end {
+            // After the messages before it, so that it means applied.
+            self.send(context, worker);
+            let _ = context.workers[worker].send(Work::ReachedEnd(key));
+        }
     }
 
-    fn ready(&self) -> bool {
-        self.joined && self.all().all(|(_, _, shard)| shard.reached_end)
+    fn ready(&self, context: &LiveContext) -> bool {
+        context.joined.load(Ordering::Acquire)
+            && self
+                .routes
+                .values()
+                .all(|local| local.route.progress.reached_end.load(Ordering::Acquire))
     }
 
-    fn answer(&self, consumer: &BaseConsumer<LiveContext>, request: Request) {
+    fn answer(&mut self, consumer: &BaseConsumer<LiveContext>, request: Request) {
+        let context = consumer.context();
         // A requester that gave up has dropped its receiver: nothing to do.
         match request {
             Request::Ready(reply) => {
-                let _ = reply.send(self.ready());
+                let _ = reply.send(self.ready(context));
             }
             Request::Picture(reply) => {
-                let _ = reply.send(Arc::new(self.picture(consumer)));
+                let picture = self.picture(consumer);
+                let _ = reply.send(Arc::new(picture));
             }
         }
     }
 
-    fn picture(&self, consumer: &BaseConsumer<LiveContext>) -> Picture {
+    /// Every worker snapshots its shards at the same instant, in parallel;
+    /// the parts are merged here.
+    fn picture(&mut self, consumer: &BaseConsumer<LiveContext>) -> Picture {
+        let context = consumer.context();
+        self.flush(context);
         let now = wall_ms();
+        let (reply, parts) = mpsc::channel();
+        for worker in &context.workers {
+            let _ = worker.send(Work::Picture(now, reply.clone()));
+        }
+        drop(reply);
         let mut snapshot = self.idle.snapshot(now);
         let mut delay = ClassicHistogram::new(DELAY_BUCKETS);
-        let mut partitions = Vec::new();
-        for (topic, partition, shard) in self.all() {
-            snapshot.merge(&shard.engine.snapshot(now));
-            delay.merge(&shard.delay);
-            let high = cached_high_watermark(consumer, topic, partition);
-            partitions.push(PartitionStats {
-                topic: topic.clone(),
-                partition,
-                lag: lag(high, shard),
-            });
+        for part in parts {
+            if let Some(part_snapshot) = &part.snapshot {
+                snapshot.merge(part_snapshot);
+            }
+            delay.merge(&part.delay);
         }
+        let mut partitions: Vec<PartitionStats> = self
+            .routes
+            .iter()
+            .map(|((topic, partition), local)| {
+                let topic = &context.topics[*topic];
+                let high = cached_high_watermark(consumer, topic, *partition);
+                PartitionStats {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    lag: lag(high, &local.route.progress),
+                }
+            })
+            .collect();
         partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-        let context = consumer.context();
         let (sent, failed) = context.dead_letters.as_ref().map_or((0, 0), |d| {
             let counts = d.producer.context();
-            (
-                counts.sent.load(Ordering::Relaxed),
-                counts.failed.load(Ordering::Relaxed),
-            )
+            (counts.sent.load(Ordering::Relaxed), counts.failed.load(Ordering::Relaxed))
         });
         Picture {
             snapshot,
             consumer: ConsumerStats {
                 partitions,
-                ready: self.ready(),
+                ready: self.ready(context),
                 delay: Some(delay),
                 dead_letters_sent: sent,
                 dead_letters_failed: failed,
@@ -528,11 +655,11 @@ impl Shards {
 }
 
 /// Messages behind the high watermark; 0 at a partition's end before any
-/// message was read there, unknown before either is known.
-fn lag(high_watermark: Option<i64>, shard: &Shard) -> Option<i64> {
-    match (high_watermark, shard.next_offset) {
+/// message was applied there, unknown before either is known.
+fn lag(high_watermark: Option<i64>, progress: &Progress) -> Option<i64> {
+    match (high_watermark, progress.applied_next()) {
         (Some(high), Some(next)) => Some((high - next).max(0)),
-        (_, None) if shard.reached_end => Some(0),
+        (_, None) if progress.reached_end.load(Ordering::Acquire) => Some(0),
         _ => None,
     }
 }

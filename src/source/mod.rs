@@ -2,6 +2,7 @@
 
 pub mod kafka;
 pub mod replay;
+pub mod worker;
 
 use std::time::{Duration, Instant};
 

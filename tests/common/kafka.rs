@@ -125,7 +125,9 @@ impl Deskpulse {
             .expect("deskpulse starts");
         let stderr = Arc::new(Mutex::new(String::new()));
         let (found, address) = mpsc::channel();
-        let readers: [(Box<dyn Read + Send>, Option<Arc<Mutex<String>>>); 2] = [
+        // Each output stream, and where to keep its lines (stderr only).
+        type Reader = (Box<dyn Read + Send>, Option<Arc<Mutex<String>>>);
+        let readers: [Reader; 2] = [
             (
                 Box::new(child.stdout.take().expect("stdout is piped")),
                 None,
