@@ -476,8 +476,8 @@ fn first_contact_resolution_80_of_100() {
         for k in 0..fcr {
             shapes.push((queue, [Plain, CustomerBeforeReply, PrivateNote][k % 3]));
         }
-        shapes.extend(std::iter::repeat((queue, CustomerAfterReply)).take(after));
-        shapes.extend(std::iter::repeat((queue, TwoPublicReplies)).take(two));
+        shapes.extend(std::iter::repeat_n((queue, CustomerAfterReply), after));
+        shapes.extend(std::iter::repeat_n((queue, TwoPublicReplies), two));
     }
     assert_eq!(shapes.len(), 100);
 

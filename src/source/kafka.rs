@@ -99,7 +99,9 @@ struct LiveContext {
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ClientContext for LiveContext {
@@ -151,7 +153,11 @@ impl ConsumerContext for LiveContext {
             };
             let (done, finished) = mpsc::channel();
             for (key, route) in &routes {
-                tracing::info!(topic = self.topics[key.0], partition = key.1, "partition revoked");
+                tracing::info!(
+                    topic = self.topics[key.0],
+                    partition = key.1,
+                    "partition revoked"
+                );
                 let _ = self.workers[route.worker].send(Work::Revoke(*key, done.clone()));
             }
             drop(done);
@@ -179,7 +185,12 @@ impl ConsumerContext for LiveContext {
                     worker,
                     progress: Progress::new(),
                 };
-                tracing::info!(topic = self.topics[key.0], partition = key.1, worker, "partition assigned");
+                tracing::info!(
+                    topic = self.topics[key.0],
+                    partition = key.1,
+                    worker,
+                    "partition assigned"
+                );
                 let _ = self.workers[worker].send(Work::Assign(key, route.progress.clone()));
                 routes.insert(key, route.clone());
                 assigned.push((key, route));
@@ -295,16 +306,25 @@ impl DeadLetters {
         let values = [reason.as_str(), topic, &partition, &offset];
         let headers = DEAD_LETTER_HEADERS.iter().zip(values).fold(
             OwnedHeaders::new_with_capacity(DEAD_LETTER_HEADERS.len()),
-            |headers, (key, value)| headers.insert(Header { key, value: Some(value) }),
+            |headers, (key, value)| {
+                headers.insert(Header {
+                    key,
+                    value: Some(value),
+                })
+            },
         );
-        let mut record: BaseRecord<'_, [u8], [u8], ()> =
-            BaseRecord::to(&self.topic).payload(payload).headers(headers);
+        let mut record: BaseRecord<'_, [u8], [u8], ()> = BaseRecord::to(&self.topic)
+            .payload(payload)
+            .headers(headers);
         if let Some(key) = key {
             record = record.key(key);
         }
         if let Err(error) = send_waiting(&self.producer, record) {
             tracing::warn!(%error, "a dead letter could not be queued");
-            self.producer.context().failed.fetch_add(1, Ordering::Relaxed);
+            self.producer
+                .context()
+                .failed
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -416,7 +436,12 @@ impl LiveConsumer {
             .topics
             .iter()
             .map(|t| (t.as_str(), "kafka.topics"))
-            .chain(kafka.dead_letter_topic.iter().map(|t| (t.as_str(), "kafka.dead_letter_topic")))
+            .chain(
+                kafka
+                    .dead_letter_topic
+                    .iter()
+                    .map(|t| (t.as_str(), "kafka.dead_letter_topic")),
+            )
             .collect();
         check_topics(consumer.client(), kafka, &topics)?;
         consumer.context().started.store(true, Ordering::Relaxed);
@@ -505,7 +530,12 @@ impl Router {
         local.routed_next = Some(message.offset() + 1);
         let worker = local.route.worker;
         let batch = &mut self.batches[worker];
-        batch.push(key, message.offset(), message.key(), message.payload().unwrap_or_default());
+        batch.push(
+            key,
+            message.offset(),
+            message.key(),
+            message.payload().unwrap_or_default(),
+        );
         if batch.len() >= BATCH {
             self.send(context, worker);
         }
@@ -567,7 +597,10 @@ impl Router {
             .iter()
             .filter(|((topic, p), local)| {
                 *p == partition
-                    && match (local.routed_next, cached_high_watermark(consumer, &context.topics[*topic], *p)) {
+                    && match (
+                        local.routed_next,
+                        cached_high_watermark(consumer, &context.topics[*topic], *p),
+                    ) {
                         (Some(next), Some(high)) => next >= high,
                         _ => true,
                     }
@@ -638,7 +671,10 @@ impl Router {
         partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
         let (sent, failed) = context.dead_letters.as_ref().map_or((0, 0), |d| {
             let counts = d.producer.context();
-            (counts.sent.load(Ordering::Relaxed), counts.failed.load(Ordering::Relaxed))
+            (
+                counts.sent.load(Ordering::Relaxed),
+                counts.failed.load(Ordering::Relaxed),
+            )
         });
         Picture {
             snapshot,

@@ -65,7 +65,13 @@ impl Batch {
         }
     }
 
-    pub fn push(&mut self, partition: PartitionKey, offset: i64, key: Option<&[u8]>, payload: &[u8]) {
+    pub fn push(
+        &mut self,
+        partition: PartitionKey,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+    ) {
         let mut copy = |bytes: &[u8]| {
             let start = self.bytes.len();
             self.bytes.extend_from_slice(bytes);
@@ -170,7 +176,14 @@ pub fn work(inbox: Receiver<Work>, config: Config, dead_letters: Option<Arc<Dead
                             reject_log.rejected(reason, &Place(topic, item));
                             if let Some(dead_letters) = &dead_letters {
                                 let key = item.key.clone().map(|k| &batch.bytes[k]);
-                                dead_letters.send(topic, item.partition.1, item.offset, key, payload, reason);
+                                dead_letters.send(
+                                    topic,
+                                    item.partition.1,
+                                    item.offset,
+                                    key,
+                                    payload,
+                                    reason,
+                                );
                             }
                         }
                     }
