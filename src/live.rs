@@ -1,4 +1,4 @@
-//! Live mode wired together: the consumer thread, the HTTP server, and a
+//! Live mode wired together: the polling thread, the HTTP server, and a
 //! graceful stop on SIGTERM or SIGINT.
 
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::serve;
 use crate::source::kafka::LiveConsumer;
 
-/// Runs until a signal, or until the consumer thread ends. `announce` is
+/// Runs until a signal, or until the polling thread ends. `announce` is
 /// called with the HTTP address once it is listening.
 pub fn run(config: &Config, announce: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -35,7 +35,7 @@ pub fn run(config: &Config, announce: impl FnOnce(SocketAddr)) -> anyhow::Result
     let stop = Arc::new(AtomicBool::new(false));
     let (consumer_done, consumer_ended) = tokio::sync::oneshot::channel::<()>();
     let consumer_thread = std::thread::Builder::new()
-        .name("consumer".into())
+        .name("poll".into())
         .spawn({
             let stop = stop.clone();
             move || {
@@ -43,7 +43,7 @@ pub fn run(config: &Config, announce: impl FnOnce(SocketAddr)) -> anyhow::Result
                 let _ = consumer_done.send(());
             }
         })
-        .context("cannot start the consumer thread")?;
+        .context("cannot start the polling thread")?;
     announce(address);
 
     let shutdown = {
@@ -65,7 +65,7 @@ pub fn run(config: &Config, announce: impl FnOnce(SocketAddr)) -> anyhow::Result
     stop.store(true, Ordering::Relaxed);
     consumer_thread
         .join()
-        .map_err(|_| anyhow!("the consumer thread failed; see the log above"))?;
+        .map_err(|_| anyhow!("the polling thread failed; see the log above"))?;
     served.context("the HTTP server failed")
 }
 

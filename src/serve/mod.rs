@@ -1,5 +1,5 @@
 //! HTTP: `/metrics`, `/healthz`, `/readyz`, `/api/v1/kpis` and the
-//! wallboard at `/`. Every answer comes from the consumer thread, asked
+//! wallboard at `/`. Every answer comes from the polling thread, asked
 //! over a channel; names and formats come from `export`.
 
 use std::future::Future;
@@ -19,7 +19,7 @@ use crate::export::{self, Format};
 use crate::source::kafka::{Picture, Request};
 
 const WALLBOARD: &str = include_str!("wallboard.html");
-/// A consumer thread that does not answer within this is not alive.
+/// A polling thread that does not answer within this is not alive.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct Endpoints {
