@@ -107,6 +107,71 @@ fn sigterm_commits_and_a_restart_resumes_without_counting_twice() {
 }
 
 #[test]
+fn a_second_instance_takes_half_the_partitions_and_nothing_is_counted_twice() {
+    let lines = generated(8_000, 19);
+    let (first, second) = lines.split_at(4_000);
+    let topic = topic("rebalance", 4);
+    let group = ["--topics", &topic, "--group-id", &topic];
+    produce(&topic, first);
+    let one = Deskpulse::run(&group);
+    one.wait_until(PATIENCE, "the first part read", |m| {
+        processed(m) >= first.len() as f64
+    });
+
+    // The second member joins: two partitions move, committed where the
+    // first stopped, so the newcomer reads nothing old; the first keeps
+    // counting what it read there, so its counters do not go down.
+    let two = Deskpulse::run(&group);
+    let assigned = |d: &Deskpulse| d.metrics().value("deskpulse_partitions_assigned", &[]);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while assigned(&one) != 2.0 || assigned(&two) != 2.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "partitions not shared: {} and {}; stderr:\n{}\n{}",
+            assigned(&one),
+            assigned(&two),
+            one.stderr(),
+            two.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    produce(&topic, second);
+    let total = || processed(&one.metrics()) + processed(&two.metrics());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while total() < lines.len() as f64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all read: {} + {}; lag {:?} / {:?}; stderr:\n{}\n---\n{}",
+            processed(&one.metrics()),
+            processed(&two.metrics()),
+            one.metrics()
+                .matching("deskpulse_consumer_lag_messages", &[])
+                .collect::<Vec<_>>(),
+            two.metrics()
+                .matching("deskpulse_consumer_lag_messages", &[])
+                .collect::<Vec<_>>(),
+            one.stderr(),
+            two.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        total(),
+        lines.len() as f64,
+        "every message read once across the two"
+    );
+    assert!(
+        processed(&two.metrics()) > 0.0,
+        "the newcomer reads its partitions"
+    );
+    assert!(
+        processed(&one.metrics()) > first.len() as f64,
+        "the first keeps what it counted on the partitions that moved"
+    );
+}
+
+#[test]
 fn invalid_json_never_stalls_a_partition_and_reaches_the_dead_letter_topic() {
     let valid = generated(400, 13);
     let bad = [

@@ -252,6 +252,22 @@ impl Snapshot {
     /// the same config: counts and tallies add up, ages keep the earliest
     /// instant, the clock the latest. Shards of one consumer group hold
     /// disjoint keys, so the sum is what one engine fed everything shows.
+    /// What stays counted here when a partition moves to another
+    /// instance: the cumulative counters and histograms and the
+    /// processor's own counts, so that counters never go down. Windows,
+    /// live gauges and state sizes go with the partition's state.
+    pub fn counters_only(mut self) -> Snapshot {
+        self.centre.clear();
+        self.queues.clear();
+        self.agents.clear();
+        self.outcomes.clear();
+        self.active_customers = 0;
+        self.live = Live::default();
+        self.health.state_entries.clear();
+        self.health.clock_ms = None;
+        self
+    }
+
     pub fn merge(&mut self, other: &Snapshot) {
         merge_windows(&mut self.centre, &other.centre);
         for (scopes, theirs) in [

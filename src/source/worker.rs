@@ -144,6 +144,10 @@ impl std::fmt::Display for Place<'_> {
 /// Runs until the polling thread drops its sender.
 pub fn work(inbox: Receiver<Work>, config: Config, dead_letters: Option<Arc<DeadLetters>>) {
     let mut shards: HashMap<PartitionKey, Shard> = HashMap::new();
+    // The counts of partitions that moved away, kept so counters never
+    // go down while this process lives.
+    let mut retired: Option<Snapshot> = None;
+    let mut retired_delay = ClassicHistogram::new(DELAY_BUCKETS);
     let mut reject_log = RejectLog::new(10);
     for work in inbox {
         match work {
@@ -199,7 +203,11 @@ pub fn work(inbox: Receiver<Work>, config: Config, dead_letters: Option<Arc<Dead
                 }
             }
             Work::Revoke(partition, done) => {
-                shards.remove(&partition);
+                if let Some(shard) = shards.remove(&partition) {
+                    let counters = shard.engine.snapshot(wall_ms()).counters_only();
+                    merge_into(&mut retired, &counters);
+                    retired_delay.merge(&shard.delay);
+                }
                 let _ = done.send(());
             }
             Work::Barrier(done) => {
@@ -207,19 +215,22 @@ pub fn work(inbox: Receiver<Work>, config: Config, dead_letters: Option<Arc<Dead
             }
             Work::Picture(now_ms, reply) => {
                 let mut part = Part {
-                    snapshot: None,
-                    delay: ClassicHistogram::new(DELAY_BUCKETS),
+                    snapshot: retired.clone(),
+                    delay: retired_delay.clone(),
                 };
                 for shard in shards.values() {
-                    let snapshot = shard.engine.snapshot(now_ms);
-                    match &mut part.snapshot {
-                        Some(merged) => merged.merge(&snapshot),
-                        None => part.snapshot = Some(snapshot),
-                    }
+                    merge_into(&mut part.snapshot, &shard.engine.snapshot(now_ms));
                     part.delay.merge(&shard.delay);
                 }
                 let _ = reply.send(part);
             }
         }
+    }
+}
+
+fn merge_into(merged: &mut Option<Snapshot>, snapshot: &Snapshot) {
+    match merged {
+        Some(merged) => merged.merge(snapshot),
+        None => *merged = Some(snapshot.clone()),
     }
 }
