@@ -358,6 +358,8 @@ pub struct LiveConsumer {
 struct Router {
     routes: HashMap<PartitionKey, LocalRoute>,
     batches: Vec<Batch>,
+    /// Batches the workers are done with, emptied for reuse.
+    spent_batches: Receiver<Batch>,
     /// An engine that never sees an event: the picture of no partitions.
     idle: Engine,
 }
@@ -389,13 +391,15 @@ impl LiveConsumer {
         };
         let mut inboxes = Vec::with_capacity(count);
         let mut workers = Vec::with_capacity(count);
+        let (spent, spent_batches) = mpsc::channel();
         for index in 0..count {
             let (inbox, work) = mpsc::channel();
-            let (config, dead_letters) = (config.clone(), dead_letters.clone());
+            let (config, dead_letters, spent) =
+                (config.clone(), dead_letters.clone(), spent.clone());
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("worker-{index}"))
-                    .spawn(move || worker::work(work, config, dead_letters))
+                    .spawn(move || worker::work(work, spent, config, dead_letters))
                     .context("cannot start a worker thread")?,
             );
             inboxes.push(inbox);
@@ -454,6 +458,7 @@ impl LiveConsumer {
             router: Router {
                 routes: HashMap::new(),
                 batches: (0..count).map(|_| Batch::with_capacity(BATCH)).collect(),
+                spent_batches,
                 idle: Engine::new(config),
             },
             workers,
@@ -542,7 +547,11 @@ impl Router {
     }
 
     fn send(&mut self, context: &LiveContext, worker: usize) {
-        let batch = std::mem::replace(&mut self.batches[worker], Batch::with_capacity(BATCH));
+        let next = self
+            .spent_batches
+            .try_recv()
+            .unwrap_or_else(|_| Batch::with_capacity(BATCH));
+        let batch = std::mem::replace(&mut self.batches[worker], next);
         if !batch.is_empty() && context.workers[worker].send(Work::Apply(batch)).is_err() {
             tracing::error!(worker, "a worker thread has stopped");
         }

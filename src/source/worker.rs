@@ -95,6 +95,11 @@ impl Batch {
         self.items.is_empty()
     }
 
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.items.clear();
+    }
+
     pub fn holds_any(&self, partitions: &[PartitionKey]) -> bool {
         self.items.iter().any(|i| partitions.contains(&i.partition))
     }
@@ -141,8 +146,14 @@ impl std::fmt::Display for Place<'_> {
     }
 }
 
-/// Runs until the polling thread drops its sender.
-pub fn work(inbox: Receiver<Work>, config: Config, dead_letters: Option<Arc<DeadLetters>>) {
+/// Runs until the polling thread drops its sender; applied batches go
+/// back, emptied, through `spent`.
+pub fn work(
+    inbox: Receiver<Work>,
+    spent: Sender<Batch>,
+    config: Config,
+    dead_letters: Option<Arc<DeadLetters>>,
+) {
     let mut shards: HashMap<PartitionKey, Shard> = HashMap::new();
     // The counts of partitions that moved away, kept so counters never
     // go down while this process lives.
@@ -161,7 +172,7 @@ pub fn work(inbox: Receiver<Work>, config: Config, dead_letters: Option<Arc<Dead
                     },
                 );
             }
-            Work::Apply(batch) => {
+            Work::Apply(mut batch) => {
                 for item in &batch.items {
                     // Revoked since it was fetched: its new owner reads it.
                     let Some(shard) = shards.get_mut(&item.partition) else {
@@ -196,6 +207,8 @@ pub fn work(inbox: Receiver<Work>, config: Config, dead_letters: Option<Arc<Dead
                         .applied_next
                         .store(item.offset + 1, Ordering::Release);
                 }
+                batch.clear();
+                let _ = spent.send(batch);
             }
             Work::ReachedEnd(partition) => {
                 if let Some(shard) = shards.get(&partition) {
