@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::kafka::{generated, kafka, processed, produce, topic, Deskpulse};
+use common::kafka::{eventually, generated, kafka, processed, produce, topic, Deskpulse};
 use common::{join, replay_with_args, Labels, Metrics};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -123,38 +123,13 @@ fn a_second_instance_takes_half_the_partitions_and_nothing_is_counted_twice() {
     // counting what it read there, so its counters do not go down.
     let two = Deskpulse::run(&group);
     let assigned = |d: &Deskpulse| d.metrics().value("deskpulse_partitions_assigned", &[]);
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while assigned(&one) != 2.0 || assigned(&two) != 2.0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "partitions not shared: {} and {}; stderr:\n{}\n{}",
-            assigned(&one),
-            assigned(&two),
-            one.stderr(),
-            two.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let both = || format!("stderr:\n{}\n---\n{}", one.stderr(), two.stderr());
+    eventually("partitions shared two and two", both, || {
+        assigned(&one) == 2.0 && assigned(&two) == 2.0
+    });
     produce(&topic, second);
     let total = || processed(&one.metrics()) + processed(&two.metrics());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while total() < lines.len() as f64 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not all read: {} + {}; lag {:?} / {:?}; stderr:\n{}\n---\n{}",
-            processed(&one.metrics()),
-            processed(&two.metrics()),
-            one.metrics()
-                .matching("deskpulse_consumer_lag_messages", &[])
-                .collect::<Vec<_>>(),
-            two.metrics()
-                .matching("deskpulse_consumer_lag_messages", &[])
-                .collect::<Vec<_>>(),
-            one.stderr(),
-            two.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually("every message read", both, || total() >= lines.len() as f64);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         total(),

@@ -69,6 +69,20 @@ pub fn processed(m: &Metrics) -> f64 {
         + m.sum("deskpulse_events_duplicate_total", &[])
 }
 
+/// Checks `done` every 100 ms; panics with `what` and `context()` after
+/// two minutes.
+pub fn eventually(what: &str, context: impl Fn() -> String, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within 2 min; {}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A running `deskpulse run` or `deskpulse demo`; killed when dropped.
 pub struct Deskpulse {
     child: Child,
