@@ -16,9 +16,13 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 
 use crate::export::{self, Format};
+use prometheus::proto::MetricFamily;
+
 use crate::source::kafka::{Picture, Request};
 
 const WALLBOARD: &str = include_str!("wallboard.html");
+/// What a request says when the polling thread does not answer.
+const NOT_ANSWERING: &str = "the consumer is not answering\n";
 /// A polling thread that does not answer within this is not alive.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -57,24 +61,25 @@ impl Endpoints {
             .ok()
     }
 
-    async fn picture(&self) -> Result<Arc<Picture>, Response> {
-        self.ask(Request::Picture).await.ok_or_else(|| {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the consumer is not answering\n",
-            )
-                .into_response()
+    /// The metric families of a fresh picture, handed with it to `work`.
+    /// Building and encoding ~10,000 series takes milliseconds, so both
+    /// run off the async workers.
+    async fn with_families<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Picture, Vec<MetricFamily>) -> T + Send + 'static,
+    ) -> Result<T, Response> {
+        let picture = self
+            .ask(Request::Picture)
+            .await
+            .ok_or_else(|| (StatusCode::SERVICE_UNAVAILABLE, NOT_ANSWERING).into_response())?;
+        let prefix = self.prefix.clone();
+        tokio::task::spawn_blocking(move || {
+            let families = export::families(&picture.snapshot, Some(&picture.consumer), &prefix);
+            work(&picture, families)
         })
-    }
-}
-
-/// Encoding ~10,000 series takes milliseconds: off the async workers.
-async fn off_workers<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Response> {
-    tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    }
 }
 
 async fn metrics(State(endpoints): State<Arc<Endpoints>>, headers: HeaderMap) -> Response {
@@ -84,19 +89,10 @@ async fn metrics(State(endpoints): State<Arc<Endpoints>>, headers: HeaderMap) ->
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default(),
     );
-    let picture = match endpoints.picture().await {
-        Ok(picture) => picture,
-        Err(response) => return response,
-    };
-    let prefix = endpoints.prefix.clone();
-    let body = off_workers(move || {
-        export::encode(
-            &export::families(&picture.snapshot, Some(&picture.consumer), &prefix),
-            format,
-        )
-    })
-    .await;
-    match body {
+    match endpoints
+        .with_families(move |_, families| export::encode(&families, format))
+        .await
+    {
         Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
         Err(response) => response,
     }
@@ -105,10 +101,7 @@ async fn metrics(State(endpoints): State<Arc<Endpoints>>, headers: HeaderMap) ->
 async fn healthz(State(endpoints): State<Arc<Endpoints>>) -> impl IntoResponse {
     match endpoints.ask(Request::Ready).await {
         Some(_) => (StatusCode::OK, "ok\n"),
-        None => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the consumer is not answering\n",
-        ),
+        None => (StatusCode::SERVICE_UNAVAILABLE, NOT_ANSWERING),
     }
 }
 
@@ -116,10 +109,7 @@ async fn readyz(State(endpoints): State<Arc<Endpoints>>) -> impl IntoResponse {
     match endpoints.ask(Request::Ready).await {
         Some(true) => (StatusCode::OK, "ready\n"),
         Some(false) => (StatusCode::SERVICE_UNAVAILABLE, "catching up\n"),
-        None => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the consumer is not answering\n",
-        ),
+        None => (StatusCode::SERVICE_UNAVAILABLE, NOT_ANSWERING),
     }
 }
 
@@ -130,30 +120,26 @@ struct KpiQuery {
 }
 
 async fn kpis(State(endpoints): State<Arc<Endpoints>>, Query(query): Query<KpiQuery>) -> Response {
-    let picture = match endpoints.picture().await {
-        Ok(picture) => picture,
-        Err(response) => return response,
-    };
     let prefix = endpoints.prefix.clone();
-    let body = off_workers(move || {
-        let names: Option<Vec<&str>> = query.names.as_deref().map(|names| {
-            names
-                .split(',')
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .collect()
-        });
-        let families = export::families(&picture.snapshot, Some(&picture.consumer), &prefix);
-        let generated_at = chrono::DateTime::from_timestamp_millis(picture.snapshot.now_ms)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        serde_json::json!({
-            "generated_at": generated_at,
-            "prefix": prefix,
-            "ready": picture.consumer.ready,
-            "metrics": export::json(&families, names.as_deref()),
+    let body = endpoints
+        .with_families(move |picture, families| {
+            let names: Option<Vec<&str>> = query.names.as_deref().map(|names| {
+                names
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            });
+            let generated_at = chrono::DateTime::from_timestamp_millis(picture.snapshot.now_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            serde_json::json!({
+                "generated_at": generated_at,
+                "prefix": prefix,
+                "ready": picture.consumer.ready,
+                "metrics": export::json(&families, names.as_deref()),
+            })
         })
-    })
-    .await;
+        .await;
     match body {
         Ok(body) => axum::Json(body).into_response(),
         Err(response) => response,

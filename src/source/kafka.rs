@@ -145,29 +145,23 @@ impl ConsumerContext for LiveContext {
             // what they were handed and drop the shards, then the offsets
             // are committed, so the next owner starts where we stop.
             let keys = self.keys_of(list);
-            let routes: Vec<(PartitionKey, Route)> = {
-                let routes = locked(&self.routes);
-                keys.iter()
-                    .filter_map(|key| Some((*key, routes.get(key)?.clone())))
-                    .collect()
-            };
-            let (done, finished) = mpsc::channel();
-            for (key, route) in &routes {
-                tracing::info!(
-                    topic = self.topics[key.0],
-                    partition = key.1,
-                    "partition revoked"
-                );
-                let _ = self.workers[route.worker].send(Work::Revoke(*key, done.clone()));
+            for key in &keys {
+                if let Some(route) = locked(&self.routes).get(key) {
+                    tracing::info!(
+                        topic = self.topics[key.0],
+                        partition = key.1,
+                        "partition revoked"
+                    );
+                    let _ = self.workers[route.worker].send(Work::Revoke(*key));
+                }
             }
-            drop(done);
-            finished.iter().for_each(drop);
+            self.barrier();
             self.finish(consumer);
-            let mut all = locked(&self.routes);
-            keys.iter().for_each(|key| {
-                all.remove(key);
-            });
-            drop(all);
+            let mut routes = locked(&self.routes);
+            for key in &keys {
+                routes.remove(key);
+            }
+            drop(routes);
             locked(&self.changes).push(Change::Revoked(keys));
         }
     }

@@ -124,8 +124,8 @@ pub enum Work {
     /// Every message handed over before this one has been read to the
     /// partition's end.
     ReachedEnd(PartitionKey),
-    /// Drop the shard; answer once everything before is applied.
-    Revoke(PartitionKey, Sender<()>),
+    /// Drop the shard, keeping its counters.
+    Revoke(PartitionKey),
     /// Answer once everything before is applied.
     Barrier(Sender<()>),
     Picture(i64, Sender<Part>),
@@ -215,13 +215,12 @@ pub fn work(
                     shard.progress.reached_end.store(true, Ordering::Release);
                 }
             }
-            Work::Revoke(partition, done) => {
+            Work::Revoke(partition) => {
                 if let Some(shard) = shards.remove(&partition) {
                     let counters = shard.engine.snapshot(wall_ms()).counters_only();
                     merge_into(&mut retired, &counters);
                     retired_delay.merge(&shard.delay);
                 }
-                let _ = done.send(());
             }
             Work::Barrier(done) => {
                 let _ = done.send(());
