@@ -28,11 +28,7 @@
 //! DESKPULSE_* variables in the environment reach it as settings (to try a
 //! tuning); the table lists them.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
@@ -43,6 +39,12 @@ use deskpulse::config::KafkaConfig;
 use deskpulse::generate::{Generator, GeneratorConfig};
 use deskpulse::produce::{ensure_topic, EventProducer};
 use deskpulse::source::kafka::client_config;
+
+// The real-broker tests' harness: deskpulse as a child process, scraped.
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::kafka::{processed, Deskpulse};
+use common::Metrics;
 use deskpulse::source::wall_ms;
 
 const PARTITIONS: i32 = 4;
@@ -189,7 +191,6 @@ fn run() -> anyhow::Result<Results> {
 
     eprintln!("live bench: deskpulse draining the same topic, watched through /readyz");
     let (deskpulse, _) = deskpulse_drain(
-        &brokers,
         &drain_topic,
         events,
         &format!("live-bench-drain-{run_id}"),
@@ -205,7 +206,6 @@ fn run() -> anyhow::Result<Results> {
         DRAIN_SCRAPE_EVERY.as_millis()
     );
     let (scraped, drain_scrape_p50) = deskpulse_drain(
-        &brokers,
         &drain_topic,
         events,
         &format!("live-bench-scraped-{run_id}"),
@@ -370,26 +370,25 @@ enum Watch {
 /// to the last scrape within [`SCRAPED_DRAIN_MAX`] of it, if sooner). Also
 /// the p50 of the `/metrics` scrapes made meanwhile.
 fn deskpulse_drain(
-    brokers: &str,
     topic: &str,
     n: u64,
     group: &str,
     watch: Watch,
 ) -> anyhow::Result<(Drain, Duration)> {
-    let mut deskpulse = Deskpulse::start(brokers, topic, group)?;
+    let deskpulse = Deskpulse::run(&["--topics", topic, "--group-id", group]);
     let deadline = Instant::now() + PATIENCE;
     let mut scrape_times = Vec::new();
     let too_slow = |deskpulse: &Deskpulse, read: u64| {
         anyhow!(
             "deskpulse read {read} of {n} messages within {PATIENCE:?}; its log ends:\n{}",
-            deskpulse.log_tail()
+            common::tail(&deskpulse.stderr())
         )
     };
     // The start: while little is applied, a scrape is cheap (and is left
     // out of the scrape times).
     let first = loop {
-        let (finished, _, counts) = deskpulse.timed_counts()?;
-        if counts.read() > 0 {
+        let (finished, _, read) = scrape(&deskpulse);
+        if read > 0 {
             break finished;
         }
         if finished > deadline {
@@ -403,13 +402,13 @@ fn deskpulse_drain(
             // Ready once every partition was read to its end: all of the
             // topic, since it was filled before deskpulse started.
             Watch::Readyz => {
-                let ready = http_get(deskpulse.address, "/readyz")?.0 == 200;
+                let ready = deskpulse.get("/readyz").status == 200;
                 (Instant::now(), if ready { n } else { 0 })
             }
             Watch::Metrics => {
-                let (finished, took, counts) = deskpulse.timed_counts()?;
+                let (finished, took, read) = scrape(&deskpulse);
                 scrape_times.push(took);
-                (finished, counts.read())
+                (finished, read)
             }
         };
         if read >= n {
@@ -423,8 +422,7 @@ fn deskpulse_drain(
             break (finished, read);
         }
         if finished > deadline {
-            let read = deskpulse.counts()?.read();
-            return Err(too_slow(&deskpulse, read));
+            return Err(too_slow(&deskpulse, scrape(&deskpulse).2));
         }
         // Polls start every 50 ms; a scrape that takes longer is followed
         // at once by the next.
@@ -432,21 +430,15 @@ fn deskpulse_drain(
     };
     // Every message counted, and as accepted: a drain that skipped or
     // rejected events would not be a fair figure.
-    let counts = deskpulse.counts()?;
-    if read == n && counts.read() != n {
+    let counted = scrape(&deskpulse).2;
+    if read == n && counted != n {
         bail!(
-            "after the drain deskpulse counts {} messages, not {n}; its log ends:\n{}",
-            counts.read(),
-            deskpulse.log_tail()
+            "after the drain deskpulse counts {counted} messages, not {n}; its log ends:\n{}",
+            common::tail(&deskpulse.stderr())
         );
     }
-    if counts.rejected + counts.duplicates > 0 {
-        eprintln!(
-            "live bench: warning: of the drained events {} were rejected and {} duplicates; all should be accepted",
-            counts.rejected, counts.duplicates
-        );
-    }
-    deskpulse.stop_cleanly()?;
+    warn_unless_all_accepted(&deskpulse, "drain");
+    stop_cleanly(deskpulse);
     let secs = done.duration_since(first).as_secs_f64();
     let drain = Drain {
         events_per_sec: read as f64 / secs.max(1e-9),
@@ -461,35 +453,25 @@ fn deskpulse_drain(
 /// the producer, the broker and deskpulse sustain together here.
 fn sustainable(kafka: &KafkaConfig, topic: &str, group: &str) -> anyhow::Result<Sustained> {
     ensure_topic(kafka, topic, PARTITIONS)?;
-    let mut deskpulse = Deskpulse::start(&kafka.brokers, topic, group)?;
-    deskpulse.wait_ready()?;
+    let deskpulse = Deskpulse::run(&["--topics", topic, "--group-id", group]);
+    deskpulse.wait_ready();
     // Created before the phase starts, so that its setup is not counted.
     let producer = EventProducer::new(kafka, topic)?;
     // deskpulse's counters are read only at the start and the end: a
     // scrape in a loop would take its time from the work being measured.
-    let (start, _, before) = deskpulse.timed_counts()?;
+    let (start, _, before) = scrape(&deskpulse);
     // Produced on this thread: there is nothing else to do meanwhile.
     let produced = produce_flat_out(&producer, SEED + 2, SUSTAIN_MAX_EVENTS, Some(SUSTAIN_RUN))?;
-    let (end, _, after) = deskpulse.timed_counts().with_context(|| {
-        format!(
-            "cannot read deskpulse's counts after the flat-out production; its log ends:\n{}",
-            deskpulse.log_tail()
-        )
-    })?;
-    deskpulse.stop_cleanly()?;
-    if after.rejected + after.duplicates > 0 {
-        eprintln!(
-            "live bench: warning: {} events rejected, {} duplicates in the sustainable-rate phase; all should be accepted",
-            after.rejected, after.duplicates
-        );
-    }
-    let applied = after.read().saturating_sub(before.read());
+    let (end, _, after) = scrape(&deskpulse);
+    warn_unless_all_accepted(&deskpulse, "sustainable-rate phase");
+    stop_cleanly(deskpulse);
+    let applied = after.saturating_sub(before);
     let secs = end.duration_since(start).as_secs_f64();
     let applied_rate = applied as f64 / secs.max(1e-9);
     let producer_rate = produced.events as f64 / produced.secs.max(1e-9);
     eprintln!(
         "live bench: deskpulse was {} events behind the producer at the end",
-        produced.events.saturating_sub(after.read())
+        produced.events.saturating_sub(after)
     );
     Ok(Sustained {
         // deskpulse cannot apply faster than events arrive for long; the
@@ -507,9 +489,9 @@ fn sustainable(kafka: &KafkaConfig, topic: &str, group: &str) -> anyhow::Result<
 /// Produces at `rate` in real time for [`LATENCY_RUN`] while scraping, and
 /// turns the two timelines into a delay per event.
 fn latency(kafka: &KafkaConfig, topic: &str, rate: f64, group: &str) -> anyhow::Result<Latency> {
-    let mut deskpulse = Deskpulse::start(&kafka.brokers, topic, group)?;
+    let deskpulse = Deskpulse::run(&["--topics", topic, "--group-id", group]);
     // Ready, so that the first events are not delayed by the start.
-    deskpulse.wait_ready()?;
+    deskpulse.wait_ready();
 
     let producer = std::thread::Builder::new()
         .name("producer".into())
@@ -527,10 +509,10 @@ fn latency(kafka: &KafkaConfig, topic: &str, rate: f64, group: &str) -> anyhow::
     let deadline = Instant::now() + LATENCY_RUN + PATIENCE;
     loop {
         // One scrape at a time: the next starts only after this one's
-        // answer is read to its end (see `Deskpulse::counts`).
-        let (finished, took, counts) = deskpulse.timed_counts()?;
+        // answer is read to its end.
+        let (finished, took, read) = scrape(&deskpulse);
         scrape_times.push(took);
-        scrapes.push((finished, counts.read()));
+        scrapes.push((finished, read));
         if let Some(done) = producer.take_if(|p| p.is_finished()) {
             let result = done
                 .join()
@@ -540,27 +522,21 @@ fn latency(kafka: &KafkaConfig, topic: &str, rate: f64, group: &str) -> anyhow::
         // Once the producer is done, until every message it sent is counted.
         if let Some(produced) = &produced {
             let total = produced.sent.len() as u64;
-            if counts.read() >= total {
-                if counts.rejected + counts.duplicates > 0 {
-                    eprintln!(
-                        "live bench: warning: {} events rejected, {} duplicates in the latency run",
-                        counts.rejected, counts.duplicates
-                    );
-                }
+            if read >= total {
+                warn_unless_all_accepted(&deskpulse, "latency run");
                 break;
             }
         }
         if finished > deadline {
             bail!(
-                "deskpulse counted {} events of the latency run within {:?}; its log ends:\n{}",
-                counts.read(),
+                "deskpulse counted {read} events of the latency run within {:?}; its log ends:\n{}",
                 LATENCY_RUN + PATIENCE,
-                deskpulse.log_tail()
+                common::tail(&deskpulse.stderr())
             );
         }
         std::thread::sleep(LATENCY_SCRAPE_EVERY);
     }
-    deskpulse.stop_cleanly()?;
+    stop_cleanly(deskpulse);
     let produced = produced.expect("set before the loop ends");
 
     // Counts only go up, so one pass pairs each message with the first
@@ -653,217 +629,40 @@ fn percentile(values: &mut [Duration], q: f64) -> Duration {
     values[rank - 1]
 }
 
-/// Event counters of one scrape.
-#[derive(Debug, Default)]
-struct Counts {
-    accepted: u64,
-    rejected: u64,
-    duplicates: u64,
+/// One `/metrics` scrape: the instant it finished, how long it took, and
+/// the messages deskpulse has read, whatever became of them. Scrapes are
+/// made one after another, never overlapping: each has deskpulse snapshot
+/// all its state.
+fn scrape(deskpulse: &Deskpulse) -> (Instant, Duration, u64) {
+    let started = Instant::now();
+    let response = deskpulse.get("/metrics");
+    let finished = Instant::now();
+    assert_eq!(response.status, 200, "/metrics: {}", response.body);
+    // Parsed after the clock stops: the answer was complete on arrival.
+    let read = processed(&Metrics::parse(&response.body)) as u64;
+    (finished, finished - started, read)
 }
 
-impl Counts {
-    /// Every message deskpulse has read and applied, whatever the outcome.
-    fn read(&self) -> u64 {
-        self.accepted + self.rejected + self.duplicates
-    }
-
-    /// Sums the series of the three families in Prometheus text.
-    fn parse(text: &str) -> Counts {
-        let mut counts = Counts::default();
-        for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let name = line.split(['{', ' ']).next().unwrap_or_default();
-            let slot = match name {
-                "deskpulse_events_total" => &mut counts.accepted,
-                "deskpulse_events_rejected_total" => &mut counts.rejected,
-                "deskpulse_events_duplicate_total" => &mut counts.duplicates,
-                _ => continue,
-            };
-            // The value is the last field (label values may hold spaces).
-            if let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
-                *slot += value as u64;
-            }
-        }
-        counts
+/// Events deskpulse did not accept; all of a generated stream should be.
+fn warn_unless_all_accepted(deskpulse: &Deskpulse, phase: &str) {
+    let metrics: Metrics = deskpulse.metrics();
+    let rejected = metrics.sum("deskpulse_events_rejected_total", &[]);
+    let duplicates = metrics.sum("deskpulse_events_duplicate_total", &[]);
+    if rejected + duplicates > 0.0 {
+        eprintln!(
+            "live bench: warning: {rejected} events rejected, {duplicates} duplicates in the {phase}; all should be accepted"
+        );
     }
 }
 
-/// A running `deskpulse run`; stopped (SIGTERM, then SIGKILL) when dropped.
-struct Deskpulse {
-    child: Child,
-    address: SocketAddr,
-    /// The last lines of its log, for error messages.
-    log: Arc<Mutex<VecDeque<String>>>,
-}
-
-const LOG_LINES_KEPT: usize = 30;
-
-impl Deskpulse {
-    fn start(brokers: &str, topic: &str, group: &str) -> anyhow::Result<Deskpulse> {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_deskpulse"));
-        command
-            .args([
-                "run",
-                "--brokers",
-                brokers,
-                "--topics",
-                topic,
-                "--group-id",
-                group,
-            ])
-            .args(["--listen", "127.0.0.1:0"])
-            .args(["--set", "kafka.properties.fetch.wait.max.ms=10"])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        // DESKPULSE_* settings in the environment reach the child: a way
-        // to try a tuning; the table lists them.
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("cannot start {}", env!("CARGO_BIN_EXE_deskpulse")))?;
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let log = Arc::new(Mutex::new(VecDeque::new()));
-        let (announce, announced) = mpsc::channel();
-        // Reads the log to its end, so that the child never blocks on a
-        // full pipe; passes on warnings and errors as they come.
-        std::thread::Builder::new()
-            .name("deskpulse-log".into())
-            .spawn({
-                let log = log.clone();
-                move || {
-                    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                        if let Some(address) = announced_address(&line) {
-                            let _ = announce.send(address);
-                        }
-                        if line.contains(" WARN ") || line.contains(" ERROR ") {
-                            eprintln!("  deskpulse: {line}");
-                        }
-                        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-                        if log.len() == LOG_LINES_KEPT {
-                            log.pop_front();
-                        }
-                        log.push_back(line);
-                    }
-                }
-            })
-            .context("cannot start the thread reading deskpulse's log")?;
-        let mut deskpulse = Deskpulse {
-            child,
-            address: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log,
-        };
-        match announced.recv_timeout(Duration::from_secs(60)) {
-            Ok(address) => {
-                deskpulse.address = address;
-                Ok(deskpulse)
-            }
-            // Disconnected: its log ended, so it exited without serving.
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let status = deskpulse.stop()?;
-                bail!(
-                    "deskpulse ended ({status}) before serving HTTP; its log ends:\n{}",
-                    deskpulse.log_tail()
-                )
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let status = deskpulse.stop()?;
-                bail!(
-                    "deskpulse did not start serving HTTP within 60 s (stopped: {status}); its log ends:\n{}",
-                    deskpulse.log_tail()
-                )
-            }
-        }
-    }
-
-    /// Ready: joined the group and at the end of every partition.
-    fn wait_ready(&self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + PATIENCE;
-        while http_get(self.address, "/readyz")?.0 != 200 {
-            if Instant::now() > deadline {
-                bail!(
-                    "deskpulse was not ready within {PATIENCE:?}; its log ends:\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(())
-    }
-
-    /// A `/metrics` scrape. It takes `&mut self` so that two scrapes of
-    /// one deskpulse can never overlap: each has deskpulse snapshot all its
-    /// state, and overlapping ones would take that time from it twice. A
-    /// scrape ends only once its whole answer is read (or it fails, which
-    /// ends the bench), so none is left running on deskpulse's side either.
-    fn counts(&mut self) -> anyhow::Result<Counts> {
-        let (status, body) = http_get(self.address, "/metrics")?;
-        if status != 200 {
-            bail!(
-                "GET /metrics answered {status}: {}",
-                String::from_utf8_lossy(&body).trim()
-            );
-        }
-        Ok(Counts::parse(&String::from_utf8_lossy(&body)))
-    }
-
-    /// A scrape's counts, with the instant it finished and how long it took.
-    fn timed_counts(&mut self) -> anyhow::Result<(Instant, Duration, Counts)> {
-        let started = Instant::now();
-        let counts = self.counts()?;
-        let finished = Instant::now();
-        Ok((finished, finished - started, counts))
-    }
-
-    fn log_tail(&self) -> String {
-        // The reader thread may still hold the last lines of a child that
-        // just exited.
-        std::thread::sleep(Duration::from_millis(100));
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        log.iter().map(|l| format!("  {l}\n")).collect()
-    }
-
-    /// Stops it, and says so if it did not end with exit 0.
-    fn stop_cleanly(&mut self) -> anyhow::Result<()> {
-        let status = self.stop()?;
-        if !status.success() {
-            eprintln!(
-                "live bench: warning: deskpulse ended with {status} after SIGTERM; its log ends:\n{}",
-                self.log_tail()
-            );
-        }
-        Ok(())
-    }
-
-    /// SIGTERM, as an orchestrator stops it; SIGKILL if it has not exited
-    /// within 20 s. Does nothing once it has exited.
-    fn stop(&mut self) -> anyhow::Result<ExitStatus> {
-        if let Some(status) = self.child.try_wait().context("cannot check on deskpulse")? {
-            return Ok(status);
-        }
-        let pid = self.child.id().to_string();
-        // `kill` may fail only if the child exited meanwhile; the wait
-        // below finds out either way.
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().context("cannot check on deskpulse")? {
-                return Ok(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("live bench: deskpulse did not stop within 20 s of SIGTERM; killing it");
-        let _ = self.child.kill();
-        self.child.wait().context("cannot wait for deskpulse")
-    }
-}
-
-impl Drop for Deskpulse {
-    fn drop(&mut self) {
-        let _ = self.stop();
+/// SIGTERM, as an orchestrator stops it; says so if it did not exit 0.
+fn stop_cleanly(deskpulse: Deskpulse) {
+    let (status, stderr) = deskpulse.terminate();
+    if !status.success() {
+        eprintln!(
+            "live bench: warning: deskpulse ended with {status} after SIGTERM; its log ends:\n{}",
+            common::tail(&stderr)
+        );
     }
 }
 
@@ -875,33 +674,6 @@ fn deskpulse_settings() -> Vec<String> {
         .collect();
     settings.sort();
     settings
-}
-
-/// The address in deskpulse's `serving HTTP address=127.0.0.1:PORT` line.
-fn announced_address(line: &str) -> Option<SocketAddr> {
-    let (_, rest) = line.split_once("serving HTTP")?;
-    let (_, rest) = rest.split_once("address=")?;
-    rest.split_whitespace().next()?.parse().ok()
-}
-
-/// GET: status and body.
-fn http_get(address: SocketAddr, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let mut response = agent
-        .get(&format!("http://{address}{path}"))
-        .call()
-        .map_err(|e| anyhow!("GET http://{address}{path}: {e}"))?;
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(256 << 20)
-        .read_to_vec()
-        .map_err(|e| anyhow!("GET http://{address}{path}: body: {e}"))?;
-    Ok((response.status().as_u16(), body))
 }
 
 fn print_table(r: &Results) {

@@ -247,6 +247,15 @@ impl Deskpulse {
         }
     }
 
+    /// Waits for `/readyz`: joined and at the end of every partition.
+    pub fn wait_ready(&self) {
+        eventually(
+            "ready",
+            || self.stderr(),
+            || self.get("/readyz").status == 200,
+        );
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("stderr buffer").clone()
     }

@@ -72,7 +72,7 @@ impl Run {
     }
 }
 
-fn tail(s: &str) -> String {
+pub fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
