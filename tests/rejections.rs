@@ -2,8 +2,10 @@
 //! events and blank lines, end to end through `deskpulse replay -`.
 //!
 //! Every bad line is inserted into a valid stream, and the `support_*`
-//! series of that run must equal those of the same stream without it: a
-//! rejected event never moves the clock and changes no state (§7.1). Bad
+//! series, the accepted-events counters and the state sizes
+//! (`deskpulse_state_entries{kind}`) of that run must equal those of the
+//! same stream without it: a rejected event never moves the clock and
+//! changes no state (§7.1). Bad
 //! lines carry a `ts` one day past the stream's end, so a rejected event
 //! that moved the clock would make every later event late; and they reuse
 //! the `event_id` of the valid line that follows them, so one that was
@@ -196,12 +198,30 @@ fn event_id_of(line: &str) -> String {
     v["event_id"].as_str().unwrap().to_owned()
 }
 
-/// The base lines with `bad` inserted before line `at`; `@ID@` in `bad`
-/// becomes the `event_id` of line `at` and `@TS@` becomes [`BAD_TS`].
+/// Epoch ms two hours past the wall clock: `future_ts` (§7.1 allows 1 h).
+fn future_ms() -> i64 {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    wall + 2 * HOUR
+}
+
+/// The base lines with `bad` inserted before line `at`; in `bad`, `@ID@`
+/// becomes the `event_id` of line `at` (not yet seen), `@DUP@` that of
+/// line `at - 1` (accepted just before, so within the dedup horizon),
+/// `@TS@` becomes [`BAD_TS`] and `@FUTURE@` [`future_ms`].
 fn with_bad_line(lines: &[String], at: usize, bad: &[u8]) -> Vec<u8> {
     let id = event_id_of(&lines[at]);
     let bad = replace(bad, b"@ID@", id.as_bytes());
     let bad = replace(&bad, b"@TS@", BAD_TS.to_string().as_bytes());
+    let bad = if bad.windows(5).any(|w| w == b"@DUP@") {
+        let dup = event_id_of(&lines[at.checked_sub(1).expect("@DUP@ needs a line before")]);
+        replace(&bad, b"@DUP@", dup.as_bytes())
+    } else {
+        bad
+    };
+    let bad = replace(&bad, b"@FUTURE@", future_ms().to_string().as_bytes());
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         if i == at {
@@ -229,11 +249,43 @@ fn replace(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The KPI series and the accepted-events counters: what a bad line must
-/// leave unchanged.
+/// The kinds of `deskpulse_state_entries`: every kind of state an event
+/// can create.
+const STATE_KINDS: [&str; 5] = [
+    "tickets",
+    "interactions",
+    "agents",
+    "customers",
+    "event_ids",
+];
+
+/// `deskpulse_state_entries{kind}`, checking every kind is exported (so
+/// that comparing two runs' state sizes never compares nothing).
+fn state_entries(run: &Run) -> BTreeMap<(String, Labels), f64> {
+    let name = "deskpulse_state_entries";
+    let series: BTreeMap<(String, Labels), f64> = run
+        .metrics
+        .matching(name, &[])
+        .map(|(labels, v)| ((name.to_owned(), labels.clone()), v))
+        .collect();
+    for kind in STATE_KINDS {
+        assert!(
+            run.metrics.has(name, &[("kind", kind)]),
+            "no {name}{{kind={kind:?}}}; series of that name:\n{}",
+            run.metrics.describe(name)
+        );
+    }
+    series
+}
+
+/// The KPI series, the accepted-events counters and the state sizes: what
+/// a bad line must leave unchanged. The state sizes catch a rejected event
+/// that created a ticket, interaction, agent or customer, or whose
+/// `event_id` was remembered, without (yet) changing any KPI.
 fn kpis(run: &Run) -> BTreeMap<(String, Labels), f64> {
     let mut series = run.metrics.with_prefix("support_");
     series.extend(run.metrics.with_prefix("deskpulse_events_total"));
+    series.extend(state_entries(run));
     series
 }
 
@@ -269,35 +321,70 @@ fn assert_same_series(
     panic!("{what}: series differ:\n{}", diffs.join("\n"));
 }
 
+/// What must become of a bad line.
+#[derive(Debug, Clone, Copy)]
+enum Fate<'a> {
+    /// Rejected with this reason.
+    Rejected(&'a str),
+    /// Dropped as a duplicate `event_id`, counted as such, not rejected.
+    Duplicate,
+}
+
 /// Inserts each of `bad_lines` (one run each) before line `at` of the
-/// base stream and checks it is rejected with `reason` and changes nothing.
+/// base stream and checks it meets `fate` and changes nothing.
 #[track_caller]
-fn check_rejected_at(at: usize, reason: &str, bad_lines: &[Vec<u8>]) {
+fn check_bad_at(at: usize, fate: Fate, bad_lines: &[Vec<u8>]) {
     let lines = base_lines();
     let base = replay(&lines);
     assert_eq!(base.rejected_all(), 0.0, "the base stream is valid");
+    assert_eq!(base.duplicates(), 0.0);
     assert_eq!(base.late(), 0.0);
     let expected = kpis(&base);
     for bad in bad_lines {
         let shown = String::from_utf8_lossy(&bad[..bad.len().min(200)]).into_owned();
         let run = replay_bytes(&with_bad_line(&lines, at, bad), None);
         run.assert_ok();
-        assert_eq!(
-            run.rejected(reason),
-            1.0,
-            "{shown:?} is {reason}; summary: {}",
-            run.summary()
-        );
-        assert_eq!(run.rejected_all(), 1.0, "{shown:?}: only one rejection");
-        assert_eq!(run.duplicates(), 0.0, "{shown:?}");
+        match fate {
+            Fate::Rejected(reason) => {
+                assert_eq!(
+                    run.rejected(reason),
+                    1.0,
+                    "{shown:?} is {reason}; summary: {}",
+                    run.summary()
+                );
+                assert_eq!(run.rejected_all(), 1.0, "{shown:?}: only one rejection");
+                assert_eq!(run.duplicates(), 0.0, "{shown:?}");
+                assert!(
+                    run.summary().contains(&format!("{reason}=1")),
+                    "the summary names the reason: {}",
+                    run.summary()
+                );
+            }
+            Fate::Duplicate => {
+                assert_eq!(
+                    run.duplicates(),
+                    1.0,
+                    "{shown:?} is a duplicate; summary: {}",
+                    run.summary()
+                );
+                assert_eq!(
+                    run.rejected_all(),
+                    0.0,
+                    "{shown:?}: a duplicate is dropped before any other check; summary: {}",
+                    run.summary()
+                );
+            }
+        }
         assert_eq!(run.late(), 0.0, "{shown:?}: the clock did not move");
-        assert!(
-            run.summary().contains(&format!("{reason}=1")),
-            "the summary names the reason: {}",
-            run.summary()
-        );
         assert_same_series(&expected, &kpis(&run), &shown);
     }
+}
+
+/// Inserts each of `bad_lines` (one run each) before line `at` of the
+/// base stream and checks it is rejected with `reason` and changes nothing.
+#[track_caller]
+fn check_rejected_at(at: usize, reason: &str, bad_lines: &[Vec<u8>]) {
+    check_bad_at(at, Fate::Rejected(reason), bad_lines);
 }
 
 #[track_caller]
@@ -519,6 +606,215 @@ fn duplicate_ticket() {
             r#"{"event_id":"@ID@","type":"ticket.created","ts":@TS@,"ticket_id":"t2","queue":"other"}"#,
         ],
     );
+}
+
+// §7.1 precedence: a line with two (or more) defects gets the reason of
+// the check that comes first in §7.1's order, which is:
+//
+//   invalid_json, then duplicate `event_id` (dropped, not rejected), then
+//   missing_field, invalid_field, invalid_ts, future_ts, out_of_range,
+//   unknown_type, unknown_ticket, unknown_interaction, duplicate_ticket.
+//
+// Each expectation below is derived from that order alone: the comment on
+// a line names its defects, and the expected reason is the earlier one.
+// `ghost` is a ticket and an interaction the base stream never saw; `t2` is
+// open in the middle of the base stream (see `duplicate_ticket`); `zz` is
+// a new ticket.
+
+#[test]
+fn precedence_missing_field_before_every_later_check() {
+    check_rejected(
+        "missing_field",
+        &[
+            // No ticket_id; unparsable ts (invalid_ts).
+            r#"{"event_id":"@ID@","type":"ticket.created","ts":"yesterday","queue":"billing"}"#,
+            // No ticket_id; ill-typed optional priority (invalid_field).
+            r#"{"event_id":"@ID@","type":"ticket.created","ts":@TS@,"priority":"p1"}"#,
+            // No ticket_id; ill-typed event_id (invalid_field).
+            r#"{"event_id":7,"type":"ticket.created","ts":@TS@}"#,
+            // No ts; ill-typed ticket_id (invalid_field).
+            r#"{"event_id":"@ID@","type":"ticket.created","ticket_id":{"id":"zz"}}"#,
+            // No ticket_id; ts in the future (future_ts).
+            r#"{"event_id":"@ID@","type":"ticket.resolved","ts":@FUTURE@}"#,
+            // A null score is a missing one; ts in the future (future_ts).
+            r#"{"event_id":"@ID@","type":"survey.csat","ts":@FUTURE@,"score":null}"#,
+            // No talk_s; negative wait_s (out_of_range).
+            r#"{"event_id":"@ID@","type":"interaction.completed","ts":@TS@,"interaction_id":"i8","wait_s":-1}"#,
+            // No ts; unknown type (unknown_type).
+            r#"{"event_id":"@ID@","type":"ticket.teleported","ticket_id":"t1"}"#,
+            // No agent_id; ticket never created (unknown_ticket).
+            r#"{"event_id":"@ID@","type":"ticket.assigned","ts":@TS@,"ticket_id":"ghost"}"#,
+            // No agent_id; interaction never queued (unknown_interaction).
+            r#"{"event_id":"@ID@","type":"interaction.answered","ts":@TS@,"interaction_id":"ghost"}"#,
+            // No ts; t2 is already open (duplicate_ticket).
+            r#"{"event_id":"@ID@","type":"ticket.created","ticket_id":"t2"}"#,
+        ],
+    );
+}
+
+#[test]
+fn precedence_invalid_field_before_every_later_check() {
+    check_rejected(
+        "invalid_field",
+        &[
+            // Ill-typed priority; unparsable ts (invalid_ts).
+            r#"{"event_id":"@ID@","type":"ticket.created","ts":"yesterday","ticket_id":"zz","priority":"p1"}"#,
+            // Ill-typed public; ts without an offset (invalid_ts, §7.2).
+            r#"{"event_id":"@ID@","type":"ticket.agent_replied","ts":"2023-11-15T22:13:20","ticket_id":"t1","agent_id":"ann","public":"yes"}"#,
+            // Ill-typed ticket_id; ts in the future (future_ts).
+            r#"{"event_id":"@ID@","type":"ticket.created","ts":@FUTURE@,"ticket_id":{"id":"zz"}}"#,
+            // Ill-typed ticket_id; score above 5 (out_of_range).
+            r#"{"event_id":"@ID@","type":"survey.csat","ts":@TS@,"score":9,"ticket_id":5}"#,
+            // Ill-typed talk_s; negative wait_s (out_of_range).
+            r#"{"event_id":"@ID@","type":"interaction.completed","ts":@TS@,"interaction_id":"i8","wait_s":-1,"talk_s":"4"}"#,
+            // Ill-typed event_id; unknown type (unknown_type).
+            r#"{"event_id":7,"type":"ticket.teleported","ts":@TS@}"#,
+            // Ill-typed ts (a bool is neither string nor integer); unknown
+            // type (unknown_type).
+            r#"{"event_id":"@ID@","type":"ticket.teleported","ts":true}"#,
+            // Ill-typed ts (a float); unknown type (unknown_type).
+            r#"{"event_id":"@ID@","type":"survey.teleported","ts":1.7e12,"score":3}"#,
+            // Ill-typed public; ticket never created (unknown_ticket).
+            r#"{"event_id":"@ID@","type":"ticket.agent_replied","ts":@TS@,"ticket_id":"ghost","agent_id":"ann","public":"yes"}"#,
+            // A status outside the enumeration; ticket never created
+            // (unknown_ticket).
+            r#"{"event_id":"@ID@","type":"ticket.status_changed","ts":@TS@,"ticket_id":"ghost","status":"closed"}"#,
+            // Ill-typed agent_id; interaction never queued
+            // (unknown_interaction).
+            r#"{"event_id":"@ID@","type":"interaction.answered","ts":@TS@,"interaction_id":"ghost","agent_id":5}"#,
+            // Ill-typed channel; t2 is already open (duplicate_ticket).
+            r#"{"event_id":"@ID@","type":"ticket.created","ts":@TS@,"ticket_id":"t2","channel":["chat"]}"#,
+        ],
+    );
+}
+
+#[test]
+fn precedence_invalid_ts_before_every_later_check() {
+    check_rejected(
+        "invalid_ts",
+        &[
+            // No offset (§7.2), and read as UTC it would be far in the
+            // future (future_ts): unparsable comes first.
+            r#"{"event_id":"@ID@","type":"ticket.created","ts":"2999-01-01T00:00:00","ticket_id":"zz"}"#,
+            r#"{"event_id":"@ID@","type":"survey.nps","ts":"2999-01-01T00:00:00.123","score":9}"#,
+            // Unparsable ts; score above 10 (out_of_range).
+            r#"{"event_id":"@ID@","type":"survey.nps","ts":"yesterday","score":11}"#,
+            // Unparsable ts; unknown type (unknown_type).
+            r#"{"event_id":"@ID@","type":"ticket.teleported","ts":"yesterday"}"#,
+            // Unparsable ts; ticket never created (unknown_ticket).
+            r#"{"event_id":"@ID@","type":"ticket.resolved","ts":"","ticket_id":"ghost"}"#,
+            // Unparsable ts; interaction never queued (unknown_interaction).
+            r#"{"event_id":"@ID@","type":"interaction.abandoned","ts":"2023-13-45T99:00:00Z","interaction_id":"ghost"}"#,
+            // Unparsable ts; t2 is already open (duplicate_ticket).
+            r#"{"event_id":"@ID@","type":"ticket.created","ts":"yesterday","ticket_id":"t2"}"#,
+        ],
+    );
+}
+
+#[test]
+fn precedence_future_ts_before_every_later_check() {
+    check_rejected(
+        "future_ts",
+        &[
+            // Future ts; score above 5 (out_of_range).
+            r#"{"event_id":"@ID@","type":"survey.csat","ts":@FUTURE@,"score":9}"#,
+            // Future ts; score above 100 (out_of_range).
+            r#"{"event_id":"@ID@","type":"review.iqs","ts":@FUTURE@,"score":101,"ticket_id":"t1"}"#,
+            // Future ts; negative wait_s (out_of_range).
+            r#"{"event_id":"@ID@","type":"interaction.completed","ts":@FUTURE@,"interaction_id":"i8","wait_s":-1,"talk_s":4}"#,
+            // Future ts; unknown type (unknown_type).
+            r#"{"event_id":"@ID@","type":"ticket.teleported","ts":@FUTURE@}"#,
+            // Future ts; ticket never created (unknown_ticket).
+            r#"{"event_id":"@ID@","type":"ticket.resolved","ts":@FUTURE@,"ticket_id":"ghost"}"#,
+            // Future ts; interaction never queued (unknown_interaction).
+            r#"{"event_id":"@ID@","type":"interaction.answered","ts":@FUTURE@,"interaction_id":"ghost","agent_id":"ann"}"#,
+            // Future ts; t2 is already open (duplicate_ticket).
+            r#"{"event_id":"@ID@","type":"ticket.created","ts":@FUTURE@,"ticket_id":"t2"}"#,
+        ],
+    );
+}
+
+// out_of_range against the later checks cannot be put on one line: score
+// and seconds ranges belong to a known type (§1.3, §1.4), so an unknown
+// type has no range to break; and the types that carry one (surveys,
+// reviews, `interaction.completed`) are never unknown_ticket or
+// unknown_interaction (§7.12, §7.10). Its place after future_ts and the
+// earlier checks is covered above, and after duplicates below.
+
+#[test]
+fn precedence_unknown_type_before_state_checks() {
+    check_rejected(
+        "unknown_type",
+        &[
+            // Unknown type naming a ticket never created (unknown_ticket
+            // were it a ticket event).
+            r#"{"event_id":"@ID@","type":"ticket.teleported","ts":@TS@,"ticket_id":"ghost"}"#,
+            r#"{"event_id":"@ID@","type":"TICKET.RESOLVED","ts":@TS@,"ticket_id":"ghost"}"#,
+            // Unknown type (a trailing space) naming an interaction never
+            // queued (unknown_interaction).
+            r#"{"event_id":"@ID@","type":"interaction.answered ","ts":@TS@,"interaction_id":"ghost","agent_id":"ann"}"#,
+            // Unknown type naming the open ticket t2 (duplicate_ticket were
+            // it ticket.created).
+            r#"{"event_id":"@ID@","type":"ticket.Created","ts":@TS@,"ticket_id":"t2"}"#,
+        ],
+    );
+}
+
+#[test]
+fn precedence_unknown_ticket_before_unknown_interaction() {
+    // A ticket event for a ticket never created that also names an
+    // interaction never queued: the ticket check comes first. (A ticket
+    // event does not read `interaction_id`, so this pins the order no
+    // more than the reading of §1.2; and unknown_ticket against
+    // duplicate_ticket cannot share a line: one needs ticket.created, the
+    // other any other ticket type.)
+    check_rejected(
+        "unknown_ticket",
+        &[
+            r#"{"event_id":"@ID@","type":"ticket.resolved","ts":@TS@,"ticket_id":"ghost","interaction_id":"ghost"}"#,
+            r#"{"event_id":"@ID@","type":"ticket.customer_replied","ts":@TS@,"ticket_id":"ghost","interaction_id":"i3"}"#,
+        ],
+    );
+}
+
+/// A duplicate `event_id` (here the id of the line just before, accepted
+/// within the dedup horizon) is counted as a duplicate and dropped before
+/// any other check (§7.1): whatever else is wrong with the line, it is not
+/// rejected, and it changes nothing.
+#[test]
+fn precedence_duplicate_event_id_before_every_other_check() {
+    let lines = base_lines();
+    let at = lines.len() / 2;
+    let bad: Vec<Vec<u8>> = [
+        // Different, valid content.
+        r#"{"event_id":"@DUP@","type":"ticket.created","ts":@TS@,"ticket_id":"zz"}"#,
+        // missing_field.
+        r#"{"event_id":"@DUP@","type":"ticket.created","ts":@TS@}"#,
+        r#"{"event_id":"@DUP@","type":"ticket.created","ticket_id":"zz"}"#,
+        r#"{"event_id":"@DUP@"}"#,
+        // invalid_field.
+        r#"{"event_id":"@DUP@","type":5,"ts":@TS@,"ticket_id":"zz"}"#,
+        r#"{"event_id":"@DUP@","type":"ticket.created","ts":true,"ticket_id":"zz"}"#,
+        r#"{"event_id":"@DUP@","type":"ticket.created","ts":@TS@,"ticket_id":"zz","priority":"p1"}"#,
+        // invalid_ts.
+        r#"{"event_id":"@DUP@","type":"ticket.created","ts":"yesterday","ticket_id":"zz"}"#,
+        // future_ts.
+        r#"{"event_id":"@DUP@","type":"ticket.created","ts":@FUTURE@,"ticket_id":"zz"}"#,
+        // out_of_range.
+        r#"{"event_id":"@DUP@","type":"survey.nps","ts":@TS@,"score":11}"#,
+        // unknown_type.
+        r#"{"event_id":"@DUP@","type":"ticket.teleported","ts":@TS@,"ticket_id":"t1"}"#,
+        // unknown_ticket.
+        r#"{"event_id":"@DUP@","type":"ticket.resolved","ts":@TS@,"ticket_id":"ghost"}"#,
+        // unknown_interaction.
+        r#"{"event_id":"@DUP@","type":"interaction.answered","ts":@TS@,"interaction_id":"ghost","agent_id":"ann"}"#,
+        // duplicate_ticket.
+        r#"{"event_id":"@DUP@","type":"ticket.created","ts":@TS@,"ticket_id":"t2"}"#,
+    ]
+    .iter()
+    .map(|l| l.as_bytes().to_vec())
+    .collect();
+    check_bad_at(at, Fate::Duplicate, &bad);
 }
 
 #[test]
