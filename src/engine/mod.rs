@@ -6,6 +6,7 @@
 pub mod cumulative;
 pub mod dedup;
 pub mod labels;
+pub mod sla;
 pub mod snapshot;
 pub mod windows;
 

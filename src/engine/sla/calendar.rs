@@ -1,0 +1,265 @@
+//! Business hours (SPEC §4.3): which instants a calendar counts, how much
+//! open time lies between two instants, and when a remaining target runs
+//! out. Time zones come from `chrono-tz`; the local-time rules for DST
+//! gaps and folds are [`local_instant`].
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono_tz::Tz;
+
+/// Minutes in a day: the end of an interval written "24:00".
+pub const DAY_MINUTES: u16 = 1440;
+/// The open-time table never covers more than this many days at once, and
+/// a deadline is searched this far ahead at most; beyond it a clock never
+/// breaches. Bounds the table whatever instants the input carries.
+const MAX_TABLE_DAYS: i64 = 4000;
+/// Days added to the table at a time when a query runs past its end.
+const EXTEND_DAYS: i64 = 64;
+const DAY_MS: i64 = 86_400_000;
+
+/// A weekly schedule in local time, with holidays: the settings of one
+/// `[sla.calendar.NAME]`, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub zone: Tz,
+    /// Open intervals per weekday (Monday first) as local minutes of the
+    /// day, `[start, end)`, ordered and not overlapping; `end` ≤ 1440.
+    pub week: [Vec<(u16, u16)>; 7],
+    /// Local dates closed all day.
+    pub holidays: BTreeSet<NaiveDate>,
+}
+
+/// The instant of a local date and time in `zone` (SPEC §4.3): a time that
+/// does not exist (spring-forward gap) is the first instant after the gap;
+/// one that exists twice (fall back) is its first occurrence.
+pub fn local_instant(zone: Tz, local: NaiveDateTime) -> i64 {
+    if let Some(t) = zone.from_local_datetime(&local).earliest() {
+        return t.timestamp_millis();
+    }
+    // In a gap: the first instant whose local time is at or after `local`.
+    // Offsets stay within ±15 h of UTC, and local time only moves forward
+    // across a gap, so a binary search over that range finds it.
+    let naive_utc = local.and_utc().timestamp_millis();
+    let local_of = |t: i64| {
+        chrono::DateTime::from_timestamp_millis(t).map(|d| d.with_timezone(&zone).naive_local())
+    };
+    let (mut lo, mut hi) = (naive_utc - 15 * 3_600_000, naive_utc + 15 * 3_600_000);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if local_of(mid).is_some_and(|l| l >= local) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+impl Schedule {
+    /// Local midnight starting `date`, as an instant.
+    fn midnight(&self, date: NaiveDate) -> i64 {
+        local_instant(self.zone, date.and_time(NaiveTime::MIN))
+    }
+
+    /// The instant of `minute` (0..=1440) of local `date`.
+    fn minute_instant(&self, date: NaiveDate, minute: u16) -> i64 {
+        let time = date.and_time(NaiveTime::MIN) + chrono::Duration::minutes(minute.into());
+        local_instant(self.zone, time)
+    }
+
+    fn local_date(&self, t: i64) -> NaiveDate {
+        chrono::DateTime::from_timestamp_millis(t)
+            .map(|d| d.with_timezone(&self.zone).date_naive())
+            .unwrap_or_default()
+    }
+
+    /// The open spans of one local date, as instants, in order.
+    fn day_spans(&self, date: NaiveDate, mut push: impl FnMut(i64, i64)) {
+        if self.holidays.contains(&date) {
+            return;
+        }
+        for &(start, end) in &self.week[date.weekday().num_days_from_monday() as usize] {
+            let (from, to) = (
+                self.minute_instant(date, start),
+                self.minute_instant(date, end),
+            );
+            // An interval inside a DST gap is empty.
+            if from < to {
+                push(from, to);
+            }
+        }
+    }
+
+    fn has_open_hours(&self) -> bool {
+        self.week.iter().any(|day| !day.is_empty())
+    }
+}
+
+/// One open span of the table, with the open time before it.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    start: i64,
+    end: i64,
+    counted_before: i64,
+}
+
+/// A schedule with its open spans laid out as instants over a range of
+/// local dates, built as queries need them, so that counting and finding a
+/// deadline are binary searches rather than a walk over days.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    schedule: Schedule,
+    first_day: NaiveDate,
+    /// Local dates covered: `first_day .. first_day + days`.
+    days: i64,
+    start_ms: i64,
+    end_ms: i64,
+    spans: Vec<Open>,
+}
+
+impl Calendar {
+    pub fn new(schedule: Schedule) -> Calendar {
+        Calendar {
+            schedule,
+            first_day: NaiveDate::MIN,
+            days: 0,
+            start_ms: 0,
+            end_ms: 0,
+            spans: Vec::new(),
+        }
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// Open time in `[from, to)`, in milliseconds.
+    pub fn counted(&mut self, mut from: i64, to: i64) -> i64 {
+        let mut total = 0;
+        while from < to {
+            self.cover(from);
+            let upto = to.min(self.end_ms);
+            if upto <= from {
+                break;
+            }
+            total += self.open_before(upto) - self.open_before(from);
+            from = upto;
+        }
+        total
+    }
+
+    /// The deadline of a clock that resumes counting at `from` with
+    /// `remaining` ms of its target left: the last instant at which the
+    /// counted time is still within the target, which is the instant
+    /// counting resumes when the target runs out exactly at a close.
+    /// `None` when no such instant lies within the search horizon.
+    pub fn deadline(&mut self, from: i64, remaining: i64) -> Option<i64> {
+        if !self.schedule.has_open_hours() {
+            return None;
+        }
+        self.cover(from);
+        let horizon = from.saturating_add(MAX_TABLE_DAYS * DAY_MS);
+        let target = self.open_before(from) + remaining.max(0);
+        loop {
+            // The first span whose end lies beyond the target: the target
+            // runs out inside it, or it begins where counting resumes.
+            let i = self
+                .spans
+                .partition_point(|s| s.counted_before + (s.end - s.start) <= target);
+            if let Some(span) = self.spans.get(i) {
+                return Some(span.start + (target - span.counted_before).max(0));
+            }
+            if self.end_ms >= horizon || !self.extend(EXTEND_DAYS) {
+                return None;
+            }
+        }
+    }
+
+    /// Open time from the table's start to `t`, which it covers.
+    fn open_before(&self, t: i64) -> i64 {
+        let i = self.spans.partition_point(|s| s.end <= t);
+        match self.spans.get(i) {
+            Some(span) => span.counted_before + (t - span.start).max(0),
+            None => self
+                .spans
+                .last()
+                .map_or(0, |s| s.counted_before + (s.end - s.start)),
+        }
+    }
+
+    /// Makes the table cover `t`: extended forward while that keeps it
+    /// within bounds, else laid out anew from `t`'s date.
+    fn cover(&mut self, t: i64) {
+        if self.days > 0 && t >= self.start_ms && t < self.end_ms {
+            return;
+        }
+        let day = self.schedule.local_date(t);
+        let ahead = (day - self.first_day).num_days();
+        if self.days > 0 && t >= self.end_ms && ahead < MAX_TABLE_DAYS {
+            while t >= self.end_ms {
+                self.extend(EXTEND_DAYS);
+            }
+            return;
+        }
+        // Start a day early: a local date's first instant can lie before
+        // the date `t` falls on only at a DST fold, but the margin is cheap.
+        self.first_day = day.pred_opt().unwrap_or(day);
+        self.days = 0;
+        self.start_ms = self.schedule.midnight(self.first_day);
+        self.end_ms = self.start_ms;
+        self.spans.clear();
+        while t >= self.end_ms {
+            if !self.extend(EXTEND_DAYS) {
+                break;
+            }
+        }
+    }
+
+    /// Lays out `n` more days; false when the calendar ends (chrono's last date).
+    fn extend(&mut self, n: i64) -> bool {
+        let mut added = false;
+        for _ in 0..n {
+            let Some(date) = self
+                .first_day
+                .checked_add_signed(chrono::Duration::days(self.days))
+            else {
+                break;
+            };
+            let Some(next) = date.succ_opt() else { break };
+            let spans = &mut self.spans;
+            self.schedule.day_spans(date, |start, end| {
+                let before = spans
+                    .last()
+                    .map_or(0, |s| s.counted_before + (s.end - s.start));
+                match spans.last_mut() {
+                    // Contiguous spans (a day open to 24:00 and the next
+                    // from 00:00) are one.
+                    Some(last) if last.end == start => last.end = end,
+                    _ => spans.push(Open {
+                        start,
+                        end,
+                        counted_before: before,
+                    }),
+                }
+            });
+            self.days += 1;
+            self.end_ms = self.schedule.midnight(next);
+            added = true;
+        }
+        if self.days > MAX_TABLE_DAYS {
+            // Keep memory bounded: drop the oldest half; open time is
+            // counted relative to the table, so only differences matter.
+            let keep_from = self.days - MAX_TABLE_DAYS / 2;
+            self.first_day += chrono::Duration::days(keep_from);
+            self.days -= keep_from;
+            self.start_ms = self.schedule.midnight(self.first_day);
+            let cut = self.spans.partition_point(|s| s.end <= self.start_ms);
+            self.spans.drain(..cut);
+        }
+        added
+    }
+}
+
+#[cfg(test)]
+mod tests;
