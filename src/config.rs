@@ -467,8 +467,8 @@ impl Config {
             ("category", self.limits.category),
             ("agent", self.limits.agent),
         ] {
-            if limit == 0 || limit > u16::MAX as usize - 1 {
-                return invalid(format!("limits.{label} must be between 1 and 65534"));
+            if limit == 0 || limit > u16::MAX as usize - 2 {
+                return invalid(format!("limits.{label} must be between 1 and 65533"));
             }
         }
         let mut seen = std::collections::HashSet::new();

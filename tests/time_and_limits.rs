@@ -792,6 +792,41 @@ denominator = { type = "bad.recorded", sum = "amount" }
 /// event is still accepted and still counts in a counting side. A side
 /// whose sum stays 0 is an empty denominator: no series.
 #[test]
+fn a_missing_queue_reads_unknown_beyond_the_limit() {
+    // `unknown` is deskpulse's value for a missing queue, not an input
+    // value: with the limit (2) taken by q1 and q2, q3 folds into `other`,
+    // but NPS surveys (which name no ticket, so no queue) stay `unknown`.
+    let mut s = Stream::new();
+    for (i, queue) in ["q1", "q2", "q3"].iter().enumerate() {
+        s.add(
+            "ticket.created",
+            T0 + i as i64 * SEC,
+            json!({"ticket_id": format!("t{i}"), "queue": queue}),
+        );
+    }
+    // Scores 10 and 0: one promoter, one detractor → 50 % − 50 % = 0.
+    s.add("survey.nps", T0 + 10 * SEC, json!({"score": 10}));
+    s.add("survey.nps", T0 + 11 * SEC, json!({"score": 0}));
+    let run = replay_with_config(&s.lines(), "[limits]\nqueue = 2\n");
+    let m = &run.metrics;
+    assert_close(
+        m.value(
+            "support_nps_score",
+            &[("queue", "unknown"), ("window", "1h")],
+        ),
+        0.0,
+        "NPS under queue=unknown",
+    );
+    assert_eq!(m.count("support_nps_score", &[("queue", "other")]), 0);
+    // Only q3's ticket.created was folded.
+    assert_close(
+        m.value("deskpulse_label_overflow_total", &[("label", "queue")]),
+        1.0,
+        "folded events",
+    );
+}
+
+#[test]
 fn custom_sum_skips_missing_and_non_numeric_fields() {
     let amounts: [Option<Value>; 9] = [
         Some(json!(10)),

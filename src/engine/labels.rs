@@ -31,7 +31,10 @@ impl LabelSet {
         if let Some(&id) = self.ids.get(value) {
             return id;
         }
-        if self.names.len() < self.limit || value == OTHER {
+        // `other` and `unknown` are deskpulse's own values, not input's:
+        // they never count against the limit, so a missing queue reads
+        // `unknown` however many queues came before it.
+        if self.names.len() < self.limit || value == OTHER || value == UNKNOWN {
             return self.insert(value);
         }
         self.folded += 1;
@@ -47,8 +50,8 @@ impl LabelSet {
     }
 
     fn insert(&mut self, value: &str) -> u16 {
-        // `other` may be added once beyond the limit, so ids stay below
-        // limit + 1, which the config keeps under u16::MAX.
+        // `other` and `unknown` may be added beyond the limit, so ids stay
+        // below limit + 2, which the config keeps under u16::MAX.
         let id = self.names.len() as u16;
         self.names.push(value.into());
         self.ids.insert(value.into(), id);
@@ -92,5 +95,8 @@ mod tests {
         assert_eq!(c, d);
         assert_eq!(set.intern("a"), a, "known values keep their id");
         assert_eq!(set.folded(), 2);
+        let missing = set.intern_or_unknown(None);
+        assert_eq!(set.name(missing), UNKNOWN);
+        assert_eq!(set.folded(), 2, "a missing value is not folded");
     }
 }
