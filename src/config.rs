@@ -9,6 +9,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod sla;
+pub use sla::{CalendarConfig, PolicyConfig, SlaConfig, TargetsConfig};
+
+use crate::engine::sla::policy::SlaRules;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {reason}; check the path given to --config")]
@@ -37,6 +42,12 @@ pub struct Config {
     pub custom_ratios: Vec<CustomRatio>,
     pub kafka: KafkaConfig,
     pub http: HttpConfig,
+    /// SPEC §4.1; only from the file.
+    #[serde(skip_serializing)]
+    pub sla: SlaConfig,
+    /// `sla` validated and compiled, once, when the config is read.
+    #[serde(skip)]
+    pub sla_rules: SlaRules,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -420,6 +431,7 @@ impl Config {
                 .map_err(|e| ConfigError::Invalid(one_line(e.message())))?;
         }
         config.validate()?;
+        config.sla_rules = config.sla.rules().map_err(ConfigError::Invalid)?;
         Ok(config)
     }
 
@@ -596,10 +608,12 @@ fn env_path(schema: &toml::Table, name: &str) -> Result<Option<Vec<String>>, Con
     if name == ENV_CONFIG_FILE {
         return Ok(None);
     }
-    if rest.starts_with("CUSTOM_RATIO") {
-        return Err(ConfigError::Override(format!(
-            "environment variable {name}: custom_ratio tables cannot be set from the environment; define them in the config file"
-        )));
+    for (variable, table) in [("CUSTOM_RATIO", "custom_ratio"), ("SLA", "sla")] {
+        if rest == variable || rest.starts_with(&format!("{variable}_")) {
+            return Err(ConfigError::Override(format!(
+                "environment variable {name}: {table} settings cannot be set from the environment; define them in the config file"
+            )));
+        }
     }
     let no_setting = || {
         ConfigError::Override(format!(
@@ -631,10 +645,12 @@ fn env_path(schema: &toml::Table, name: &str) -> Result<Option<Vec<String>>, Con
 
 /// The place a CLI override (`section.key`, `kafka.properties.<name>`) sets.
 fn cli_path(schema: &toml::Table, key: &str) -> Result<Vec<String>, ConfigError> {
-    if key == "custom_ratio" || key.starts_with("custom_ratio.") {
-        return Err(ConfigError::Override(format!(
-            "--set {key}: custom_ratio tables cannot be set from the command line; define them in the config file"
-        )));
+    for table in ["custom_ratio", "sla"] {
+        if key == table || key.starts_with(&format!("{table}.")) {
+            return Err(ConfigError::Override(format!(
+                "--set {key}: {table} settings cannot be set from the command line; define them in the config file"
+            )));
+        }
     }
     let no_setting = || {
         ConfigError::Override(format!(
