@@ -806,10 +806,16 @@ mod tests {
         let text = include_str!("../config/deskpulse.toml");
         let parsed = Config::parse(text).expect("shipped config parses");
         assert_eq!(parsed, Config::default());
-        // The commented-out examples are valid too.
+        // The commented-out examples are valid too; the SLA example is the
+        // file's last block, uncommented whole.
+        let mut in_sla = false;
         let uncommented: String = text
             .lines()
             .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if in_sla || rest == "[sla]" => {
+                    in_sla = true;
+                    rest
+                }
                 Some(rest)
                     if rest.starts_with("dead_letter_topic")
                         || (rest.starts_with('"') && rest.contains("\" = "))
@@ -827,6 +833,8 @@ mod tests {
             .join("\n");
         let examples = Config::parse(&uncommented).expect("shipped examples parse");
         assert_eq!(examples.custom_ratios.len(), 2);
+        assert_eq!(examples.sla_rules.policies.len(), 2);
+        assert_eq!(examples.sla_rules.schedules.len(), 1);
         assert!(examples.kafka.dead_letter_topic.is_some());
         assert_eq!(examples.kafka.properties["security.protocol"], "SASL_SSL");
         assert_eq!(examples.kafka.properties["fetch.wait.max.ms"], "10");
