@@ -155,6 +155,19 @@ impl Calendar {
     /// counting resumes when the target runs out exactly at a close.
     /// `None` when no such instant lies within the search horizon.
     pub fn deadline(&mut self, from: i64, remaining: i64) -> Option<i64> {
+        self.run_out(from, remaining, true)
+    }
+
+    /// The first instant at which `remaining` ms have been counted since
+    /// `from` (where a clock becomes at risk).
+    pub fn reach(&mut self, from: i64, remaining: i64) -> Option<i64> {
+        self.run_out(from, remaining, false)
+    }
+
+    /// Where `remaining` ms of open time after `from` run out: inside the
+    /// span where they do, or, if `last_within` and they run out at a
+    /// span's end, at the start of the next span.
+    fn run_out(&mut self, from: i64, remaining: i64, last_within: bool) -> Option<i64> {
         if !self.schedule.has_open_hours() {
             return None;
         }
@@ -162,13 +175,13 @@ impl Calendar {
         let horizon = from.saturating_add(MAX_TABLE_DAYS * DAY_MS);
         let target = self.open_before(from) + remaining.max(0);
         loop {
-            // The first span whose end lies beyond the target: the target
-            // runs out inside it, or it begins where counting resumes.
-            let i = self
-                .spans
-                .partition_point(|s| s.counted_before + (s.end - s.start) <= target);
+            let i = self.spans.partition_point(|s| {
+                let open_through = s.counted_before + (s.end - s.start);
+                open_through < target || (last_within && open_through == target)
+            });
             if let Some(span) = self.spans.get(i) {
-                return Some(span.start + (target - span.counted_before).max(0));
+                // Never before `from`: a target of 0 at a close is `from`.
+                return Some((span.start + (target - span.counted_before).max(0)).max(from));
             }
             if self.end_ms >= horizon || !self.extend(EXTEND_DAYS) {
                 return None;

@@ -270,6 +270,18 @@ proptest! {
             }
             t += MIN_MS;
         };
+        // Reach: the end of the minute in which the last one was counted.
+        let mut t = from;
+        let mut left = target_min;
+        while left > 0 && t < limit {
+            if open_at(&schedule, t) {
+                left -= 1;
+            }
+            t += MIN_MS;
+        }
+        if left == 0 {
+            prop_assert_eq!(cal.reach(from, target_min * MIN_MS), Some(t));
+        }
         if let Some(expected) = expected {
             prop_assert_eq!(cal.deadline(from, target_min * MIN_MS), Some(expected));
         } else if !schedule.has_open_hours() {

@@ -1,0 +1,422 @@
+//! Per-ticket SLA clocks (SPEC §4.2, §4.4) and the timer that fires their
+//! deadlines. A ticket's clocks share one "last change" instant: every
+//! change settles all of them there, so each clock needs only its counted
+//! time and two flags. The timer holds one entry per ticket, at the
+//! earliest instant something of it falls due (at risk, or a breach);
+//! entries made stale by a change are skipped when they come up (lazy
+//! cancellation), so nothing scans the tickets.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use serde::{Deserialize, Serialize};
+
+use super::calendar::Calendar;
+use super::policy::{Kind, Policy, SlaRules};
+use crate::decode::{Priority, TicketStatus};
+
+const NONE: i64 = i64::MAX;
+const RUNNING: u8 = 1;
+const BREACHED: u8 = 2;
+const AT_RISK: u8 = 4;
+const NO_POLICY: u8 = u8::MAX;
+
+/// The SLA part of a ticket's state: about 48 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketClocks {
+    /// The last change: every running clock is settled up to here, and
+    /// time never runs backwards before it.
+    since_ms: i64,
+    /// The instant of this ticket's entry in the timer; `NONE` without one.
+    scheduled_ms: i64,
+    counted_ms: [i64; 3],
+    flags: [u8; 3],
+    policy: u8,
+}
+
+/// What a ticket's clocks are judged by at a moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Terms {
+    pub priority: Priority,
+    pub status: TicketStatus,
+    /// The ticket's queue label id, for the gauges.
+    pub queue: u16,
+}
+
+/// A clock's end with a verdict, or its breach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    pub kind: Kind,
+    /// Met (stopped within target) or breached.
+    pub met: bool,
+    /// Where it counts: the stopping event's `ts`, or the deadline.
+    pub at_ms: i64,
+    /// Counted time, for a clock that stopped (met or late) under a
+    /// calendar: the `*_business_seconds` histograms.
+    pub business_ms: Option<i64>,
+}
+
+/// The engine's SLA part: rules, calendars, timer and gauges.
+#[derive(Debug, Clone)]
+pub struct Sla {
+    rules: SlaRules,
+    calendars: Vec<Calendar>,
+    timer: BinaryHeap<Reverse<(i64, u64)>>,
+    /// Open tickets breached, and at risk, per queue id and kind.
+    breached: Vec<[u64; 3]>,
+    at_risk: Vec<[u64; 3]>,
+    /// Filled by each call, read by the engine, cleared at the next.
+    pub verdicts: Vec<Verdict>,
+}
+
+impl TicketClocks {
+    fn running(&self, kind: Kind) -> bool {
+        self.flags[kind as usize] & RUNNING != 0
+    }
+    fn flag(&self, kind: Kind, f: u8) -> bool {
+        self.flags[kind as usize] & f != 0
+    }
+}
+
+impl Sla {
+    pub fn new(rules: SlaRules) -> Sla {
+        let calendars = rules.schedules.iter().cloned().map(Calendar::new).collect();
+        Sla {
+            rules,
+            calendars,
+            timer: BinaryHeap::new(),
+            breached: Vec::new(),
+            at_risk: Vec::new(),
+            verdicts: Vec::new(),
+        }
+    }
+
+    pub fn is_off(&self) -> bool {
+        self.rules.is_off()
+    }
+
+    pub fn rules(&self) -> &SlaRules {
+        &self.rules
+    }
+
+    /// Timer entries held, stale ones included.
+    pub fn timer_len(&self) -> usize {
+        self.timer.len()
+    }
+
+    /// Open tickets with a breached running clock, by queue id and kind.
+    pub fn breached_gauge(&self) -> &[[u64; 3]] {
+        &self.breached
+    }
+
+    pub fn at_risk_gauge(&self) -> &[[u64; 3]] {
+        &self.at_risk
+    }
+
+    fn policy(&self, c: &TicketClocks) -> Option<&Policy> {
+        self.rules.policies.get(c.policy as usize)
+    }
+
+    fn target(&self, c: &TicketClocks, t: &Terms, kind: Kind) -> Option<i64> {
+        self.policy(c).and_then(|p| p.target(t.priority, kind))
+    }
+
+    fn counting(&self, c: &TicketClocks, t: &Terms) -> bool {
+        self.policy(c).is_some_and(|p| !p.pauses(t.status))
+    }
+
+    /// Open time in `[from, to)` under the ticket's policy.
+    fn count(&mut self, c: &TicketClocks, from: i64, to: i64) -> i64 {
+        match self.policy(c).and_then(|p| p.calendar) {
+            Some(i) => self.calendars[i].counted(from, to),
+            None => (to - from).max(0),
+        }
+    }
+
+    /// Where `remaining` more counted ms run out from `from`: the last
+    /// instant within them (`deadline`) or the first at them (`reach`).
+    fn run_out(&mut self, c: &TicketClocks, from: i64, remaining: i64, deadline: bool) -> i64 {
+        match self.policy(c).and_then(|p| p.calendar) {
+            Some(i) if deadline => self.calendars[i].deadline(from, remaining),
+            Some(i) => self.calendars[i].reach(from, remaining),
+            None => Some(from.saturating_add(remaining.max(0))),
+        }
+        .unwrap_or(NONE)
+    }
+
+    fn gauge(gauge: &mut Vec<[u64; 3]>, queue: u16, kind: Kind, up: bool) {
+        let q = queue as usize;
+        if gauge.len() <= q {
+            gauge.resize(q + 1, [0; 3]);
+        }
+        let slot = &mut gauge[q][kind as usize];
+        *slot = if up {
+            *slot + 1
+        } else {
+            slot.saturating_sub(1)
+        };
+    }
+
+    /// Sets or clears flag `f` of a clock, keeping the gauges in step.
+    fn set(&mut self, c: &mut TicketClocks, queue: u16, kind: Kind, f: u8, on: bool) {
+        if c.flag(kind, f) == on {
+            return;
+        }
+        c.flags[kind as usize] ^= f;
+        match f {
+            BREACHED => Self::gauge(&mut self.breached, queue, kind, on),
+            AT_RISK => Self::gauge(&mut self.at_risk, queue, kind, on),
+            _ => {}
+        }
+    }
+
+    /// Brings every running clock's counted time up to `now` (never
+    /// before the last change) under the terms in force until now.
+    fn settle(&mut self, c: &mut TicketClocks, t: &Terms, now: i64) -> i64 {
+        let now = now.max(c.since_ms);
+        if self.counting(c, t) {
+            let counted = self.count(c, c.since_ms, now);
+            for kind in Kind::ALL {
+                if c.running(kind) {
+                    c.counted_ms[kind as usize] += counted;
+                }
+            }
+        }
+        c.since_ms = now;
+        now
+    }
+
+    /// A new ticket: chooses its policy and starts the first-response and
+    /// resolution clocks its target sets.
+    pub fn create(
+        &mut self,
+        id: u64,
+        queue: &str,
+        channel: crate::decode::Channel,
+        t: &Terms,
+        now: i64,
+    ) -> TicketClocks {
+        self.verdicts.clear();
+        let mut c = TicketClocks {
+            since_ms: now,
+            scheduled_ms: NONE,
+            counted_ms: [0; 3],
+            flags: [0; 3],
+            policy: self
+                .rules
+                .choose(queue, channel)
+                .map_or(NO_POLICY, |p| p as u8),
+        };
+        for kind in [Kind::FirstResponse, Kind::Resolution] {
+            if self.target(&c, t, kind).is_some() {
+                c.flags[kind as usize] = RUNNING;
+            }
+        }
+        self.review(id, &mut c, t, now);
+        c
+    }
+
+    /// Starts a clock of `kind` now if it has a target and is not running
+    /// (a customer reply awaiting an answer starts a next-reply clock).
+    pub fn start(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, kind: Kind, now: i64) {
+        self.verdicts.clear();
+        let now = self.settle(c, t, now);
+        if !c.running(kind) && self.target(c, t, kind).is_some() {
+            c.flags[kind as usize] = RUNNING;
+            c.counted_ms[kind as usize] = 0;
+        }
+        self.review(id, c, t, now);
+    }
+
+    /// Stops a clock: with a verdict (met, or late after its breach) when
+    /// `judged`, else dropped (a resolution stops the reply clocks).
+    pub fn stop(
+        &mut self,
+        id: u64,
+        c: &mut TicketClocks,
+        t: &Terms,
+        kind: Kind,
+        judged: bool,
+        now: i64,
+    ) {
+        self.verdicts.clear();
+        let now = self.settle(c, t, now);
+        self.end(c, t, kind, judged, now);
+        self.review(id, c, t, now);
+    }
+
+    fn end(&mut self, c: &mut TicketClocks, t: &Terms, kind: Kind, judged: bool, now: i64) {
+        if !c.running(kind) {
+            return;
+        }
+        let counted = c.counted_ms[kind as usize];
+        let breached = c.flag(kind, BREACHED);
+        if judged {
+            let business = self.policy(c).and_then(|p| p.calendar).map(|_| counted);
+            if let (false, Some(target)) = (breached, self.target(c, t, kind)) {
+                self.verdicts.push(Verdict {
+                    kind,
+                    met: counted <= target,
+                    at_ms: now,
+                    business_ms: business,
+                });
+            } else if let Some(b) = business {
+                // Late: its breach was counted when it fired; only the
+                // counted time is recorded now.
+                self.verdicts.push(Verdict {
+                    kind,
+                    met: false,
+                    at_ms: now,
+                    business_ms: Some(b),
+                });
+            }
+        }
+        self.set(c, t.queue, kind, BREACHED, false);
+        self.set(c, t.queue, kind, AT_RISK, false);
+        c.flags[kind as usize] = 0;
+        c.counted_ms[kind as usize] = 0;
+    }
+
+    /// Every clock dropped without a verdict (`ticket.closed`).
+    pub fn drop_all(&mut self, c: &mut TicketClocks, t: &Terms) {
+        self.verdicts.clear();
+        for kind in Kind::ALL {
+            self.end(c, t, kind, false, c.since_ms);
+        }
+        c.scheduled_ms = NONE;
+    }
+
+    /// The ticket's status, priority or queue changes from `before` to
+    /// `after`; with `reselect`, the policy is chosen again (SPEC §4.2),
+    /// and `awaits` says which kinds the ticket still awaits, for clocks
+    /// the new policy starts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn change(
+        &mut self,
+        id: u64,
+        c: &mut TicketClocks,
+        before: &Terms,
+        after: &Terms,
+        reselect: Option<(&str, crate::decode::Channel)>,
+        awaits: [bool; 3],
+        now: i64,
+    ) {
+        self.verdicts.clear();
+        let now = self.settle(c, before, now);
+        // Gauges follow the ticket to its new queue.
+        if before.queue != after.queue {
+            for kind in Kind::ALL {
+                for (f, gauge) in [(BREACHED, &mut self.breached), (AT_RISK, &mut self.at_risk)] {
+                    if c.flag(kind, f) {
+                        Self::gauge(gauge, before.queue, kind, false);
+                        Self::gauge(gauge, after.queue, kind, true);
+                    }
+                }
+            }
+        }
+        if let Some((queue, channel)) = reselect {
+            c.policy = self
+                .rules
+                .choose(queue, channel)
+                .map_or(NO_POLICY, |p| p as u8);
+            for kind in Kind::ALL {
+                match (c.running(kind), self.target(c, after, kind)) {
+                    (true, None) => self.end(c, after, kind, false, now),
+                    (true, Some(target)) => {
+                        if !c.flag(kind, BREACHED) && c.counted_ms[kind as usize] > target {
+                            self.breach(c, after, kind, now);
+                        }
+                    }
+                    (false, Some(_)) if awaits[kind as usize] => {
+                        c.flags[kind as usize] = RUNNING;
+                        c.counted_ms[kind as usize] = 0;
+                    }
+                    (false, _) => {}
+                }
+            }
+        }
+        self.review(id, c, after, now);
+    }
+
+    fn breach(&mut self, c: &mut TicketClocks, t: &Terms, kind: Kind, at_ms: i64) {
+        self.set(c, t.queue, kind, AT_RISK, false);
+        self.set(c, t.queue, kind, BREACHED, true);
+        self.verdicts.push(Verdict {
+            kind,
+            met: false,
+            at_ms,
+            business_ms: None,
+        });
+    }
+
+    /// Fires what is due at `now` for the ticket (at risk, breaches, each
+    /// at its own instant) and schedules its next entry.
+    fn review(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, now: i64) {
+        let mut next = NONE;
+        let counting = self.counting(c, t);
+        for kind in Kind::ALL {
+            if !c.running(kind) || c.flag(kind, BREACHED) {
+                continue;
+            }
+            let Some(target) = self.target(c, t, kind) else {
+                continue;
+            };
+            let counted = c.counted_ms[kind as usize];
+            let threshold = self.rules.at_risk_ms(target);
+            // At risk from the first instant the threshold is counted;
+            // a new, longer target can take a clock out of risk.
+            let risk_at = if counted >= threshold {
+                c.since_ms
+            } else if counting {
+                self.run_out(c, c.since_ms, threshold - counted, false)
+            } else {
+                NONE
+            };
+            self.set(c, t.queue, kind, AT_RISK, risk_at <= now);
+            if !counting {
+                continue;
+            }
+            if risk_at > now {
+                next = next.min(risk_at);
+                continue;
+            }
+            let deadline = self.run_out(c, c.since_ms, target - counted, true);
+            if deadline < now {
+                self.breach(c, t, kind, deadline);
+            } else {
+                next = next.min(deadline.saturating_add(1));
+            }
+        }
+        if next < c.scheduled_ms || (c.scheduled_ms <= now && next != NONE) {
+            self.timer.push(Reverse((next, id)));
+            c.scheduled_ms = next;
+        } else if next == NONE {
+            c.scheduled_ms = NONE;
+        }
+    }
+
+    /// The next ticket whose timer entry is due by `now` (its instant
+    /// ≤ `now`), removed from the timer; the caller finds its clocks and
+    /// calls [`Sla::fire`].
+    pub fn pop_due(&mut self, now: i64) -> Option<(i64, u64)> {
+        match self.timer.peek() {
+            Some(Reverse((at, _))) if *at <= now => self.timer.pop().map(|Reverse(e)| e),
+            _ => None,
+        }
+    }
+
+    /// Fires a ticket's entry that came due at `at`; a stale entry (the
+    /// ticket's schedule moved since) does nothing.
+    pub fn fire(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, at: i64) {
+        self.verdicts.clear();
+        if c.scheduled_ms != at {
+            return;
+        }
+        c.scheduled_ms = NONE;
+        // Firing is not a change: counted time stays settled at `since`.
+        self.review(id, c, t, at);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,310 @@
+use std::collections::HashMap;
+
+use super::*;
+use crate::config::Config;
+use crate::decode::Channel;
+
+const MIN: i64 = 60_000;
+
+/// Tickets with their clocks, driven as the engine drives them.
+struct Desk {
+    sla: Sla,
+    tickets: HashMap<u64, (TicketClocks, Terms)>,
+    verdicts: Vec<Verdict>,
+}
+
+fn terms(priority: Priority) -> Terms {
+    Terms {
+        priority,
+        status: TicketStatus::Open,
+        queue: 0,
+    }
+}
+
+impl Desk {
+    fn new(toml: &str) -> Desk {
+        let config = Config::parse(toml).expect("test SLA config");
+        Desk {
+            sla: Sla::new(config.sla_rules),
+            tickets: HashMap::new(),
+            verdicts: Vec::new(),
+        }
+    }
+
+    fn take(&mut self) {
+        self.verdicts.extend(self.sla.verdicts.drain(..));
+    }
+
+    /// Fires every entry due by `now`, in order (SPEC §4.4).
+    fn advance(&mut self, now: i64) {
+        while let Some((at, id)) = self.sla.pop_due(now) {
+            if let Some((c, t)) = self.tickets.get_mut(&id) {
+                self.sla.fire(id, c, t, at);
+                self.verdicts.extend(self.sla.verdicts.drain(..));
+            }
+        }
+    }
+
+    fn create(&mut self, id: u64, priority: Priority, now: i64) {
+        self.advance(now);
+        let t = terms(priority);
+        let c = self.sla.create(id, "support", Channel::Email, &t, now);
+        self.take();
+        self.tickets.insert(id, (c, t));
+    }
+
+    fn stop(&mut self, id: u64, kind: Kind, judged: bool, now: i64) {
+        self.advance(now);
+        let (c, t) = self.tickets.get_mut(&id).expect("ticket");
+        self.sla.stop(id, c, t, kind, judged, now);
+        self.take();
+    }
+
+    fn status(&mut self, id: u64, status: TicketStatus, now: i64) {
+        self.advance(now);
+        let (c, t) = self.tickets.get_mut(&id).expect("ticket");
+        let after = Terms { status, ..*t };
+        self.sla.change(id, c, t, &after, None, [false; 3], now);
+        *t = after;
+        self.take();
+    }
+
+    fn priority(&mut self, id: u64, priority: Priority, awaits: [bool; 3], now: i64) {
+        self.advance(now);
+        let (c, t) = self.tickets.get_mut(&id).expect("ticket");
+        let after = Terms { priority, ..*t };
+        self.sla.change(
+            id,
+            c,
+            t,
+            &after,
+            Some(("support", Channel::Email)),
+            awaits,
+            now,
+        );
+        *t = after;
+        self.take();
+    }
+
+    fn breaches(&self, kind: Kind) -> Vec<i64> {
+        self.verdicts
+            .iter()
+            .filter(|v| v.kind == kind && !v.met && v.business_ms.is_none())
+            .map(|v| v.at_ms)
+            .collect()
+    }
+
+    fn met(&self, kind: Kind) -> Vec<i64> {
+        self.verdicts
+            .iter()
+            .filter(|v| v.kind == kind && v.met)
+            .map(|v| v.at_ms)
+            .collect()
+    }
+
+    fn gauge(&self, breached: bool, kind: Kind) -> u64 {
+        let g = if breached {
+            self.sla.breached_gauge()
+        } else {
+            self.sla.at_risk_gauge()
+        };
+        g.iter().map(|q| q[kind as usize]).sum()
+    }
+}
+
+/// Every hour counts; first response 1 h (normal) or 15 min (urgent),
+/// resolution 8 h, next reply 30 min.
+const PLAIN: &str = r#"
+[sla]
+at_risk = 0.8
+[[sla.policy]]
+name = "all"
+[sla.policy.targets]
+normal = { first_response = "1h", next_reply = "30m", resolution = "8h" }
+urgent = { first_response = "15m" }
+"#;
+
+#[test]
+fn a_reply_at_the_deadline_is_met_and_one_ms_later_is_a_breach() {
+    let mut d = Desk::new(PLAIN);
+    d.create(1, Priority::Normal, 0);
+    d.create(2, Priority::Normal, 0);
+    d.stop(1, Kind::FirstResponse, true, 60 * MIN);
+    assert_eq!(d.met(Kind::FirstResponse), vec![60 * MIN]);
+    assert!(d.breaches(Kind::FirstResponse).is_empty());
+    // Ticket 2 replies 1 ms later: its breach fires first, at the deadline.
+    d.stop(2, Kind::FirstResponse, true, 60 * MIN + 1);
+    assert_eq!(d.breaches(Kind::FirstResponse), vec![60 * MIN]);
+    assert_eq!(
+        d.met(Kind::FirstResponse).len(),
+        1,
+        "a late stop is not met"
+    );
+    assert_eq!(
+        d.gauge(true, Kind::FirstResponse),
+        0,
+        "stopped: no longer breached"
+    );
+}
+
+#[test]
+fn a_breach_fires_with_no_event_and_the_gauges_follow() {
+    let mut d = Desk::new(PLAIN);
+    d.create(1, Priority::Normal, 0);
+    // 0.8 × 1 h = 48 min: at risk from then, not before.
+    d.advance(48 * MIN - 1);
+    assert_eq!(d.gauge(false, Kind::FirstResponse), 0);
+    d.advance(48 * MIN);
+    assert_eq!(d.gauge(false, Kind::FirstResponse), 1);
+    // The deadline (1 h) has not fired at 1 h, only after it.
+    d.advance(60 * MIN);
+    assert!(d.breaches(Kind::FirstResponse).is_empty());
+    d.advance(60 * MIN + 1);
+    assert_eq!(d.breaches(Kind::FirstResponse), vec![60 * MIN]);
+    assert_eq!(
+        d.gauge(false, Kind::FirstResponse),
+        0,
+        "breached is not at risk"
+    );
+    assert_eq!(d.gauge(true, Kind::FirstResponse), 1);
+    // Resolution (8 h) runs on: at risk at 6 h 24 min.
+    d.advance(384 * MIN);
+    assert_eq!(d.gauge(false, Kind::Resolution), 1);
+    d.advance(10 * 60 * MIN);
+    assert_eq!(d.breaches(Kind::Resolution), vec![480 * MIN]);
+    assert_eq!(
+        d.breaches(Kind::FirstResponse).len(),
+        1,
+        "each clock breaches once"
+    );
+}
+
+#[test]
+fn pending_pauses_the_count() {
+    let mut d = Desk::new(PLAIN);
+    d.create(1, Priority::Normal, 0);
+    // 10 min counted, 30 min paused: the 1 h deadline moves to 1 h 30.
+    d.status(1, TicketStatus::Pending, 10 * MIN);
+    d.advance(5 * 60 * MIN);
+    assert!(
+        d.breaches(Kind::FirstResponse).is_empty(),
+        "paused clocks do not breach"
+    );
+    d.status(1, TicketStatus::Open, 5 * 60 * MIN);
+    // 10 min counted before the pause; 50 more from 5 h: 5 h 50.
+    d.advance(350 * MIN);
+    assert!(d.breaches(Kind::FirstResponse).is_empty());
+    d.advance(350 * MIN + 1);
+    assert_eq!(d.breaches(Kind::FirstResponse), vec![350 * MIN]);
+}
+
+#[test]
+fn a_priority_change_retargets_and_breaches_at_once_when_already_over() {
+    let mut d = Desk::new(PLAIN);
+    d.create(1, Priority::Normal, 0);
+    // 20 min counted; urgent's first response target is 15 min: breach
+    // at the change. Urgent has no resolution target: that clock is
+    // dropped, neither met nor breached.
+    d.priority(1, Priority::Urgent, [false; 3], 20 * MIN);
+    assert_eq!(d.breaches(Kind::FirstResponse), vec![20 * MIN]);
+    d.advance(100 * 60 * MIN);
+    assert!(d.breaches(Kind::Resolution).is_empty());
+    assert_eq!(d.gauge(true, Kind::FirstResponse), 1);
+    // Back to normal: the breach is never undone, the clock stops late,
+    // and a resolution clock starts now for the unresolved ticket.
+    d.priority(1, Priority::Normal, [false, false, true], 100 * 60 * MIN);
+    d.stop(1, Kind::FirstResponse, true, 101 * 60 * MIN);
+    assert!(d.met(Kind::FirstResponse).is_empty());
+    d.advance(108 * 60 * MIN);
+    assert!(d.breaches(Kind::Resolution).is_empty());
+    d.advance(108 * 60 * MIN + 1);
+    assert_eq!(d.breaches(Kind::Resolution), vec![108 * 60 * MIN]);
+}
+
+#[test]
+fn a_longer_target_takes_a_clock_out_of_risk() {
+    let toml = r#"
+[[sla.policy]]
+name = "all"
+[sla.policy.targets]
+normal = { first_response = "1h" }
+low = { first_response = "10h" }
+"#;
+    let mut d = Desk::new(toml);
+    d.create(1, Priority::Normal, 0);
+    d.advance(50 * MIN);
+    assert_eq!(d.gauge(false, Kind::FirstResponse), 1);
+    d.priority(1, Priority::Low, [false; 3], 50 * MIN);
+    assert_eq!(d.gauge(false, Kind::FirstResponse), 0);
+    // 0.8 × 10 h = 8 h.
+    d.advance(8 * 60 * MIN);
+    assert_eq!(d.gauge(false, Kind::FirstResponse), 1);
+}
+
+#[test]
+fn dropped_clocks_have_no_verdict() {
+    let mut d = Desk::new(PLAIN);
+    d.create(1, Priority::Normal, 0);
+    d.stop(1, Kind::FirstResponse, false, 10 * MIN);
+    let (c, t) = d.tickets.get_mut(&1).expect("ticket");
+    d.sla.drop_all(c, t);
+    d.advance(100 * 60 * MIN);
+    assert!(d.verdicts.is_empty(), "{:?}", d.verdicts);
+}
+
+#[test]
+fn business_hours_move_the_deadline_and_record_counted_time() {
+    // SPEC §4.3: Friday 17:55 + 1 h → Monday 09:55 (Berlin, Mon–Fri 9–18).
+    let toml = r#"
+[[sla.policy]]
+name = "office"
+calendar = "office"
+[sla.policy.targets]
+normal = { first_response = "1h" }
+[sla.calendar.office]
+timezone = "Europe/Berlin"
+hours = { mon = ["09:00-18:00"], tue = ["09:00-18:00"], wed = ["09:00-18:00"], thu = ["09:00-18:00"], fri = ["09:00-18:00"] }
+"#;
+    let friday = "2026-11-27T16:55:00Z"
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .expect("instant")
+        .timestamp_millis();
+    let monday_0955 = friday + (2 * 24 + 16) * 60 * MIN;
+    let mut d = Desk::new(toml);
+    d.create(1, Priority::Normal, friday);
+    d.create(2, Priority::Normal, friday);
+    d.advance(monday_0955);
+    assert!(d.breaches(Kind::FirstResponse).is_empty());
+    d.stop(1, Kind::FirstResponse, true, monday_0955);
+    let v = d.verdicts.last().copied().expect("a verdict");
+    assert!(v.met);
+    assert_eq!(
+        v.business_ms,
+        Some(60 * MIN),
+        "5 min Friday + 55 min Monday"
+    );
+    d.advance(monday_0955 + 1);
+    assert_eq!(d.breaches(Kind::FirstResponse), vec![monday_0955]);
+}
+
+#[test]
+fn stale_timer_entries_fire_nothing() {
+    let mut d = Desk::new(PLAIN);
+    d.create(1, Priority::Normal, 0);
+    // Pausing and resuming reschedules; every older entry goes stale.
+    for i in 1..=20 {
+        let status = if i % 2 == 1 {
+            TicketStatus::Pending
+        } else {
+            TicketStatus::Open
+        };
+        d.status(1, status, i * MIN);
+    }
+    // 10 paused minutes: the 1 h deadline is at 70 min.
+    d.advance(70 * MIN);
+    assert!(d.breaches(Kind::FirstResponse).is_empty());
+    d.advance(24 * 60 * MIN);
+    assert_eq!(d.breaches(Kind::FirstResponse), vec![70 * MIN]);
+    assert_eq!(d.breaches(Kind::Resolution), vec![490 * MIN]);
+    assert_eq!(d.sla.timer_len(), 0);
+}
