@@ -1,6 +1,7 @@
 //! Real-broker helpers: the broker `tests/with-broker` started, topics,
 //! producing, and deskpulse as a separate process scraped over HTTP.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -8,8 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deskpulse::config::KafkaConfig;
-use deskpulse::generate::{Generator, GeneratorConfig};
-use deskpulse::produce::{ensure_topic, EventProducer};
+use deskpulse::generate::{partition_key, Generator, GeneratorConfig};
+use deskpulse::produce::ensure_topic;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use super::{Metrics, UNIQUE};
 
@@ -40,12 +44,156 @@ pub fn topic(hint: &str, partitions: i32) -> String {
     name
 }
 
+/// Produces `lines` keyed as SPEC §1 asks (what `deskpulse produce` does)
+/// and waits until every one is delivered.
 pub fn produce<S: AsRef<str>>(topic: &str, lines: &[S]) {
-    let producer = EventProducer::new(&kafka(), topic).expect("the test producer starts");
-    for line in lines {
-        producer.send(line.as_ref()).expect("the event is produced");
+    produce_ends(topic, lines);
+}
+
+/// Per partition, the offset one past its last message: where a consumer
+/// that has read everything stands, and what its group commits.
+pub type Ends = BTreeMap<i32, i64>;
+
+/// [`produce`], returning the end of every partition written to, from the
+/// broker's own delivery reports (Tansu's ListOffsets can under-report the
+/// end, so watermarks are not asked for).
+pub fn produce_ends<S: AsRef<str>>(topic: &str, lines: &[S]) -> Ends {
+    produce_with(topic, None, lines)
+}
+
+/// Produces `lines`, still keyed, all to `partition`: for streams that must
+/// be laid out on chosen partitions.
+pub fn produce_to<S: AsRef<str>>(topic: &str, partition: i32, lines: &[S]) -> Ends {
+    produce_with(topic, Some(partition), lines)
+}
+
+/// The later end of each partition of `a` and `b`: the ends after
+/// producing both.
+pub fn merged(a: &Ends, b: &Ends) -> Ends {
+    let mut out = a.clone();
+    for (partition, end) in b {
+        let e = out.entry(*partition).or_insert(*end);
+        *e = (*e).max(*end);
     }
-    producer.flush().expect("every event is delivered");
+    out
+}
+
+/// Records every delivery report: the ends reached, and failures.
+#[derive(Default)]
+struct Deliveries {
+    ends: Mutex<Ends>,
+    delivered: Mutex<usize>,
+    failed: Mutex<Vec<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(message) => {
+                let mut ends = self.ends.lock().expect("ends");
+                let end = ends.entry(message.partition()).or_insert(0);
+                *end = (*end).max(message.offset() + 1);
+                *self.delivered.lock().expect("delivered") += 1;
+            }
+            Err((error, _)) => self.failed.lock().expect("failed").push(error.to_string()),
+        }
+    }
+}
+
+fn produce_with<S: AsRef<str>>(topic: &str, partition: Option<i32>, lines: &[S]) -> Ends {
+    let producer: BaseProducer<Deliveries> = deskpulse::source::kafka::client_config(&kafka())
+        .set("linger.ms", "5")
+        .create_with_context(Deliveries::default())
+        .expect("the test producer starts");
+    for line in lines {
+        let line = line.as_ref();
+        let key = partition_key(line);
+        let mut record = BaseRecord::to(topic)
+            .key(key.as_bytes())
+            .payload(line.as_bytes());
+        if let Some(partition) = partition {
+            record = record.partition(partition);
+        }
+        deskpulse::source::kafka::send_waiting(&producer, record).expect("the event is produced");
+        producer.poll(Duration::ZERO);
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("every event is delivered");
+    let deliveries = producer.context();
+    let failed = deliveries.failed.lock().expect("failed");
+    assert!(failed.is_empty(), "deliveries failed: {failed:?}");
+    assert_eq!(
+        *deliveries.delivered.lock().expect("delivered"),
+        lines.len(),
+        "a delivery report for every event"
+    );
+    let ends = deliveries.ends.lock().expect("ends").clone();
+    ends
+}
+
+/// The offsets `group` has committed on the partitions of `ends` of
+/// `topic`, read through `reader` (a consumer of that group id that never
+/// joins it); partitions without a commit are left out.
+fn committed(reader: &BaseConsumer, topic: &str, ends: &Ends) -> Ends {
+    let mut list = TopicPartitionList::new();
+    for partition in ends.keys() {
+        list.add_partition(topic, *partition);
+    }
+    match reader.committed_offsets(list, Duration::from_secs(10)) {
+        Ok(list) => list
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => Ends::new(),
+    }
+}
+
+/// The offsets `group` has committed on `topic`, once they equal `ends`:
+/// everything up to the ends is then applied by whoever owns each
+/// partition (an offset is committed only once its message is applied),
+/// so no message is still on its way. Panics after two minutes, with
+/// `context()`.
+pub fn wait_committed(group: &str, topic: &str, ends: &Ends, context: impl Fn() -> String) {
+    let reader: BaseConsumer = deskpulse::source::kafka::client_config(&kafka())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("the offsets reader starts");
+    let last = std::cell::RefCell::new(Ends::new());
+    eventually(
+        "offsets committed at the end of every partition",
+        || {
+            format!(
+                "ends {ends:?}, committed {:?}; {}",
+                last.borrow(),
+                context()
+            )
+        },
+        || {
+            let now = committed(&reader, topic, ends);
+            let done = &now == ends;
+            *last.borrow_mut() = now;
+            done
+        },
+    );
+}
+
+/// The offsets `group` has committed on the partitions of `ends`, now.
+pub fn committed_now(group: &str, topic: &str, ends: &Ends) -> Ends {
+    let reader: BaseConsumer = deskpulse::source::kafka::client_config(&kafka())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("the offsets reader starts");
+    committed(&reader, topic, ends)
 }
 
 /// `n` generated events that end before now (so none is `future_ts`).
@@ -60,6 +208,28 @@ pub fn generated(n: usize, seed: u64) -> Vec<String> {
     })
     .take(n)
     .collect()
+}
+
+/// About `n` generated events (two a second) whose last `ts` is at most
+/// `end_ms` and within about a second of it, each with its `ts`.
+pub fn generated_until(n: usize, seed: u64, end_ms: i64) -> Vec<(i64, String)> {
+    let events_per_sec = 2.0;
+    let span_ms = (n as f64 / events_per_sec * 1000.0) as i64;
+    let mut generator = Generator::new(GeneratorConfig {
+        seed,
+        start_ms: end_ms - span_ms,
+        events_per_sec,
+        ..GeneratorConfig::default()
+    });
+    let mut out = Vec::new();
+    loop {
+        let line = generator.next().expect("the generator is endless");
+        let ts = generator.clock_ms();
+        if ts > end_ms {
+            return out;
+        }
+        out.push((ts, line));
+    }
 }
 
 /// Accepted, rejected and duplicate events: every message read.
@@ -88,6 +258,8 @@ pub struct Deskpulse {
     child: Child,
     pub base: String,
     stderr: Arc<Mutex<String>>,
+    /// One message from each output reader thread when its pipe closes.
+    readers_done: mpsc::Receiver<()>,
     agent: ureq::Agent,
 }
 
@@ -139,6 +311,7 @@ impl Deskpulse {
             .expect("deskpulse starts");
         let stderr = Arc::new(Mutex::new(String::new()));
         let (found, address) = mpsc::channel();
+        let (reader_done, readers_done) = mpsc::channel();
         // Each output stream, and where to keep its lines (stderr only).
         type Reader = (Box<dyn Read + Send>, Option<Arc<Mutex<String>>>);
         let readers: [Reader; 2] = [
@@ -153,6 +326,7 @@ impl Deskpulse {
         ];
         for (stream, keep) in readers {
             let found = found.clone();
+            let done = reader_done.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if let Some(address) = address_in(&line) {
@@ -164,8 +338,13 @@ impl Deskpulse {
                         kept.push('\n');
                     }
                 }
+                let _ = done.send(());
             });
         }
+        // Only the readers hold senders now: when both pipes close (the
+        // process ended) before the address line, the wait below ends at
+        // once instead of after its timeout.
+        drop(found);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -176,13 +355,23 @@ impl Deskpulse {
                 child,
                 base,
                 stderr,
+                readers_done,
                 agent,
             },
-            Err(_) => {
+            Err(why) => {
                 let _ = child.kill();
                 let status = child.wait();
+                let why = match why {
+                    mpsc::RecvTimeoutError::Timeout => "did not start serving within 60 s",
+                    mpsc::RecvTimeoutError::Disconnected => "exited before serving",
+                };
+                // Whatever the reason, the readers end once the process
+                // is gone; wait for them so that its last lines are kept.
+                for _ in 0..2 {
+                    let _ = readers_done.recv_timeout(Duration::from_secs(10));
+                }
                 panic!(
-                    "deskpulse {args:?} did not start serving within 60 s ({status:?}); stderr:\n{}",
+                    "deskpulse {args:?} {why} ({status:?}); stderr:\n{}",
                     stderr.lock().expect("stderr buffer")
                 );
             }
@@ -266,8 +455,18 @@ impl Deskpulse {
         let killed = Command::new("kill").args(["-TERM", &pid]).status();
         assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
         let status = self.child.wait().expect("deskpulse exits");
-        // The reader threads hold the last lines until the pipe closes.
-        std::thread::sleep(Duration::from_millis(100));
+        // The reader threads hold the last lines until the pipes close,
+        // which the exit does: wait for both to finish.
+        for stream in ["stdout", "stderr"] {
+            self.readers_done
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "an output reader ({stream}?) did not end within 10 s of the exit; stderr so far:\n{}",
+                        self.stderr()
+                    )
+                });
+        }
         (status, self.stderr())
     }
 }
