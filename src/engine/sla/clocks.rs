@@ -43,17 +43,24 @@ pub struct Terms {
     pub queue: u16,
 }
 
-/// A clock's end with a verdict, or its breach.
+/// What a call decided, for the engine to count. `business_ms` is the
+/// counted time of a clock that stopped under a calendar (the
+/// `*_business_seconds` histograms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Verdict {
-    pub kind: Kind,
-    /// Met (stopped within target) or breached.
-    pub met: bool,
-    /// Where it counts: the stopping event's `ts`, or the deadline.
-    pub at_ms: i64,
-    /// Counted time, for a clock that stopped (met or late) under a
-    /// calendar: the `*_business_seconds` histograms.
-    pub business_ms: Option<i64>,
+pub enum Verdict {
+    /// Stopped within target, at the stopping event's `ts`.
+    Met {
+        kind: Kind,
+        at_ms: i64,
+        business_ms: Option<i64>,
+    },
+    /// Its deadline passed while it ran; counted at the deadline.
+    Breached { kind: Kind, at_ms: i64 },
+    /// A breached clock stopped: its breach is already counted.
+    StoppedLate {
+        kind: Kind,
+        business_ms: Option<i64>,
+    },
 }
 
 /// The engine's SLA part: rules, calendars, timer and gauges.
@@ -252,24 +259,17 @@ impl Sla {
         let counted = c.counted_ms[kind as usize];
         let breached = c.flag(kind, BREACHED);
         if judged {
-            let business = self.policy(c).and_then(|p| p.calendar).map(|_| counted);
-            if let (false, Some(target)) = (breached, self.target(c, t, kind)) {
-                self.verdicts.push(Verdict {
+            let business_ms = self.policy(c).and_then(|p| p.calendar).map(|_| counted);
+            let target = self.target(c, t, kind).unwrap_or(i64::MAX);
+            self.verdicts.push(if breached || counted > target {
+                Verdict::StoppedLate { kind, business_ms }
+            } else {
+                Verdict::Met {
                     kind,
-                    met: counted <= target,
                     at_ms: now,
-                    business_ms: business,
-                });
-            } else if let Some(b) = business {
-                // Late: its breach was counted when it fired; only the
-                // counted time is recorded now.
-                self.verdicts.push(Verdict {
-                    kind,
-                    met: false,
-                    at_ms: now,
-                    business_ms: Some(b),
-                });
-            }
+                    business_ms,
+                }
+            });
         }
         self.set(c, t.queue, kind, BREACHED, false);
         self.set(c, t.queue, kind, AT_RISK, false);
@@ -341,12 +341,7 @@ impl Sla {
     fn breach(&mut self, c: &mut TicketClocks, t: &Terms, kind: Kind, at_ms: i64) {
         self.set(c, t.queue, kind, AT_RISK, false);
         self.set(c, t.queue, kind, BREACHED, true);
-        self.verdicts.push(Verdict {
-            kind,
-            met: false,
-            at_ms,
-            business_ms: None,
-        });
+        self.verdicts.push(Verdict::Breached { kind, at_ms });
     }
 
     /// Fires what is due at `now` for the ticket (at risk, breaches, each

@@ -86,19 +86,23 @@ impl Desk {
         self.take();
     }
 
-    fn breaches(&self, kind: Kind) -> Vec<i64> {
+    fn breaches(&self, of: Kind) -> Vec<i64> {
         self.verdicts
             .iter()
-            .filter(|v| v.kind == kind && !v.met && v.business_ms.is_none())
-            .map(|v| v.at_ms)
+            .filter_map(|v| match *v {
+                Verdict::Breached { kind, at_ms } if kind == of => Some(at_ms),
+                _ => None,
+            })
             .collect()
     }
 
-    fn met(&self, kind: Kind) -> Vec<i64> {
+    fn met(&self, of: Kind) -> Vec<i64> {
         self.verdicts
             .iter()
-            .filter(|v| v.kind == kind && v.met)
-            .map(|v| v.at_ms)
+            .filter_map(|v| match *v {
+                Verdict::Met { kind, at_ms, .. } if kind == of => Some(at_ms),
+                _ => None,
+            })
             .collect()
     }
 
@@ -215,6 +219,13 @@ fn a_priority_change_retargets_and_breaches_at_once_when_already_over() {
     d.priority(1, Priority::Normal, [false, false, true], 100 * 60 * MIN);
     d.stop(1, Kind::FirstResponse, true, 101 * 60 * MIN);
     assert!(d.met(Kind::FirstResponse).is_empty());
+    assert_eq!(
+        d.verdicts.last(),
+        Some(&Verdict::StoppedLate {
+            kind: Kind::FirstResponse,
+            business_ms: None
+        })
+    );
     d.advance(108 * 60 * MIN);
     assert!(d.breaches(Kind::Resolution).is_empty());
     d.advance(108 * 60 * MIN + 1);
@@ -276,11 +287,13 @@ hours = { mon = ["09:00-18:00"], tue = ["09:00-18:00"], wed = ["09:00-18:00"], t
     d.advance(monday_0955);
     assert!(d.breaches(Kind::FirstResponse).is_empty());
     d.stop(1, Kind::FirstResponse, true, monday_0955);
-    let v = d.verdicts.last().copied().expect("a verdict");
-    assert!(v.met);
     assert_eq!(
-        v.business_ms,
-        Some(60 * MIN),
+        d.verdicts.last(),
+        Some(&Verdict::Met {
+            kind: Kind::FirstResponse,
+            at_ms: monday_0955,
+            business_ms: Some(60 * MIN),
+        }),
         "5 min Friday + 55 min Monday"
     );
     d.advance(monday_0955 + 1);
