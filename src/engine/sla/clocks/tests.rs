@@ -32,7 +32,7 @@ impl Desk {
     }
 
     fn take(&mut self) {
-        self.verdicts.extend(self.sla.verdicts.drain(..));
+        self.verdicts.append(&mut self.sla.verdicts);
     }
 
     /// Fires every entry due by `now`, in order (SPEC §4.4).
@@ -40,7 +40,7 @@ impl Desk {
         while let Some((at, id)) = self.sla.pop_due(now) {
             if let Some((c, t)) = self.tickets.get_mut(&id) {
                 self.sla.fire(id, c, t, at);
-                self.verdicts.extend(self.sla.verdicts.drain(..));
+                self.verdicts.append(&mut self.sla.verdicts);
             }
         }
     }
