@@ -556,12 +556,12 @@ fn queues_beyond_the_limit_fold_into_other_everywhere() {
     // series with it.
     let kept = ["q1", "q2", "q3", "other"];
     let mut families_with_queue: BTreeMap<String, bool> = BTreeMap::new();
-    for ((name, labels), _) in &pm.series {
+    for (name, labels) in pm.series.keys() {
         if labels.contains_key("queue") && !name.starts_with("deskpulse_") {
             families_with_queue.insert(family(name).to_owned(), false);
         }
     }
-    for ((name, labels), _) in &lm.series {
+    for (name, labels) in lm.series.keys() {
         if let Some(q) = labels.get("queue") {
             assert!(
                 kept.contains(&q.as_str()),
