@@ -135,11 +135,19 @@ impl Settings {
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .filter(|(k, _)| k.starts_with("DESKPULSE_"))
             .collect();
-        Ok(Config::resolve(&Sources {
+        let config = Config::resolve(&Sources {
             file: self.config.as_deref(),
             env,
             overrides,
-        })?)
+        })?;
+        if !config.sla_rules.is_off() {
+            // Said at every start so that nobody relies on SLA series that
+            // this version does not export yet.
+            tracing::warn!(
+                "[sla] is valid, but this version does not run SLA clocks yet: no support_sla_* series are exported"
+            );
+        }
+        Ok(config)
     }
 }
 
