@@ -16,25 +16,6 @@ use serde_json::json;
 /// 5 s, 1 min and 1 h slots all start on it.
 const B: i64 = T0 + 46 * MIN + 40 * SEC;
 
-/// The exact `_sum`/`_count` pair of one windowed summary series.
-fn window_sum_count(m: &Metrics, base: &str, labels: &[(&str, &str)]) -> (f64, f64) {
-    (
-        m.value(&format!("{base}_sum"), labels),
-        m.value(&format!("{base}_count"), labels),
-    )
-}
-
-/// A quantile from HDR histograms with 3 significant digits (§3, §7.13):
-/// the bucket's highest value is within 1/1024 of the exact value.
-#[track_caller]
-fn assert_quantile(actual: f64, expected: f64, what: &str) {
-    let tolerance = expected / 1024.0 + 0.001;
-    assert!(
-        (actual - expected).abs() <= tolerance,
-        "{what}: expected about {expected} (±{tolerance}), got {actual}"
-    );
-}
-
 /// Epoch milliseconds as an RFC 3339 instant for `--at`.
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)

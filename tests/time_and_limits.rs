@@ -220,6 +220,25 @@ fn today_is_optional_and_defaults_to_utc() {
     );
 }
 
+/// Replays one `interaction.completed` per (ts, talk seconds) in queue
+/// `q`, with `today` in Europe/Berlin, exported at `at`; nothing rejected.
+fn berlin_handle_times(events: &[(i64, i64)], at: &str) -> Run {
+    let config = "[metrics]\ntimezone = \"Europe/Berlin\"\ntoday = true\n";
+    let mut s = Stream::new();
+    for &(ts, talk) in events {
+        s.add(
+            "interaction.completed",
+            ts,
+            json!({"interaction_id": format!("i{ts}"), "queue": "q",
+                   "wait_s": 5, "talk_s": talk}),
+        );
+    }
+    let run = replay_with_args(&join(&s.lines()), Some(config), &["--at", at]);
+    run.assert_ok();
+    assert_eq!(run.rejected_all(), 0.0, "{}", run.stderr);
+    run
+}
+
 /// Europe/Berlin: CET (UTC+1) in winter, CEST (UTC+2) from the last
 /// Sunday of March at 02:00 local (01:00Z) to the last Sunday of October
 /// at 03:00 local (01:00Z). 2026-03-29 has 23 hours, 2026-10-25 has 25.
@@ -229,8 +248,6 @@ fn today_is_optional_and_defaults_to_utc() {
 fn today_spans_the_23_and_25_hour_days_of_dst_changes() {
     const CET: i64 = 60;
     const CEST: i64 = 120;
-    let config = "[metrics]\ntimezone = \"Europe/Berlin\"\ntoday = true\n";
-
     // 24h window: 60 slots of 24 min aligned to the epoch, covering
     // [(slot(T) − 59)·24 min, (slot(T) + 1)·24 min): it starts between
     // 24 h and 23 h 36 min before T.
@@ -241,8 +258,9 @@ fn today_spans_the_23_and_25_hour_days_of_dst_changes() {
     let prev = local_ms((2026, 3, 28), (23, 59, 0, 0), CET); //  100 s
     let early = local_ms((2026, 3, 29), (0, 30, 0, 0), CET); //  200 s
     let late = local_ms((2026, 3, 29), (23, 30, 0, 0), CEST); // 400 s
-                                                              // First instant after the gap: 03:00 CEST = 01:00Z, right after
-                                                              // 01:59:59.999 CET.
+
+    // First instant after the gap: 03:00 CEST = 01:00Z, right after
+    // 01:59:59.999 CET.
     let after_gap = local_ms((2026, 3, 29), (3, 0, 0, 0), CEST); // 800 s
     assert_eq!(
         after_gap - local_ms((2026, 3, 29), (1, 59, 59, 999), CET),
@@ -253,23 +271,11 @@ fn today_spans_the_23_and_25_hour_days_of_dst_changes() {
         local_ms((2026, 3, 30), (0, 0, 0, 0), CEST) - local_ms((2026, 3, 29), (0, 0, 0, 0), CET),
         23 * HOUR
     );
-    let mut s = Stream::new();
-    for (ts, talk) in [(prev, 100), (early, 200), (after_gap, 800), (late, 400)] {
-        s.add(
-            "interaction.completed",
-            ts,
-            json!({"interaction_id": format!("i{ts}"), "queue": "q",
-                   "wait_s": 5, "talk_s": talk}),
-        );
-    }
-    let run = replay_with_args(
-        &join(&s.lines()),
-        Some(config),
-        &["--at", "2026-03-29T23:45:00+02:00"],
+    let run = berlin_handle_times(
+        &[(prev, 100), (early, 200), (after_gap, 800), (late, 400)],
+        "2026-03-29T23:45:00+02:00",
     );
-    run.assert_ok();
     let m = &run.metrics;
-    assert_eq!(run.rejected_all(), 0.0, "{}", run.stderr);
     // today: early + after_gap + late = 200 + 800 + 400 = 1400 s over 3.
     assert_eq!(handle_window(m, &window("today")), (1400.0, 3.0));
     // 24h at 23:45 CEST (21:45Z): prev (22:59Z the day before, 22 h 46 min
@@ -281,7 +287,8 @@ fn today_spans_the_23_and_25_hour_days_of_dst_changes() {
     let prev = local_ms((2026, 10, 24), (23, 59, 0, 0), CEST); //  100 s
     let early = local_ms((2026, 10, 25), (0, 30, 0, 0), CEST); //  200 s
     let late = local_ms((2026, 10, 25), (23, 30, 0, 0), CET); //   400 s
-                                                              // 02:30 happens twice: first in CEST (00:30Z), then in CET (01:30Z).
+
+    // 02:30 happens twice: first in CEST (00:30Z), then in CET (01:30Z).
     let first_0230 = local_ms((2026, 10, 25), (2, 30, 0, 0), CEST); //  800 s
     let second_0230 = local_ms((2026, 10, 25), (2, 30, 0, 0), CET); // 1600 s
     assert_eq!(second_0230 - first_0230, HOUR);
@@ -290,29 +297,17 @@ fn today_spans_the_23_and_25_hour_days_of_dst_changes() {
         local_ms((2026, 10, 26), (0, 0, 0, 0), CET) - local_ms((2026, 10, 25), (0, 0, 0, 0), CEST),
         25 * HOUR
     );
-    let mut s = Stream::new();
-    for (ts, talk) in [
-        (prev, 100),
-        (early, 200),
-        (first_0230, 800),
-        (second_0230, 1600),
-        (late, 400),
-    ] {
-        s.add(
-            "interaction.completed",
-            ts,
-            json!({"interaction_id": format!("i{ts}"), "queue": "q",
-                   "wait_s": 5, "talk_s": talk}),
-        );
-    }
-    let run = replay_with_args(
-        &join(&s.lines()),
-        Some(config),
-        &["--at", "2026-10-25T23:45:00+01:00"],
+    let run = berlin_handle_times(
+        &[
+            (prev, 100),
+            (early, 200),
+            (first_0230, 800),
+            (second_0230, 1600),
+            (late, 400),
+        ],
+        "2026-10-25T23:45:00+01:00",
     );
-    run.assert_ok();
     let m = &run.metrics;
-    assert_eq!(run.rejected_all(), 0.0, "{}", run.stderr);
     // today: 200 + 800 + 1600 + 400 = 3000 s over 4.
     assert_eq!(handle_window(m, &window("today")), (3000.0, 4.0));
     assert_eq!(

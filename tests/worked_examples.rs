@@ -19,25 +19,6 @@ fn sum_count(m: &Metrics, base: &str, labels: &[(&str, &str)]) -> (f64, f64) {
     )
 }
 
-/// The exact `_sum`/`_count` pair of one windowed summary series.
-fn window_sum_count(m: &Metrics, base: &str, labels: &[(&str, &str)]) -> (f64, f64) {
-    (
-        m.value(&format!("{base}_sum"), labels),
-        m.value(&format!("{base}_count"), labels),
-    )
-}
-
-/// A quantile from HDR histograms with 3 significant digits (§3, §7.13):
-/// within one HDR bucket (at most 1/1024 of the value) of the exact one.
-#[track_caller]
-fn assert_quantile(actual: f64, expected: f64, what: &str) {
-    let tolerance = expected / 1024.0 + 0.001;
-    assert!(
-        (actual - expected).abs() <= tolerance,
-        "{what}: expected about {expected} (±{tolerance}), got {actual}"
-    );
-}
-
 #[test]
 fn exposition_parser_handles_escapes_and_label_order() {
     let text = "# HELP m a metric\n# TYPE m gauge\n\

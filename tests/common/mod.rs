@@ -434,6 +434,25 @@ pub fn assert_close(actual: f64, expected: f64, what: &str) {
     );
 }
 
+/// The exact `_sum`/`_count` pair of one windowed summary series.
+pub fn window_sum_count(m: &Metrics, base: &str, labels: &[(&str, &str)]) -> (f64, f64) {
+    (
+        m.value(&format!("{base}_sum"), labels),
+        m.value(&format!("{base}_count"), labels),
+    )
+}
+
+/// A quantile from HDR histograms with 3 significant digits (§3, §7.13):
+/// within one HDR bucket (at most 1/1024 of the value) of the exact one.
+#[track_caller]
+pub fn assert_quantile(actual: f64, expected: f64, what: &str) {
+    let tolerance = expected / 1024.0 + 0.001;
+    assert!(
+        (actual - expected).abs() <= tolerance,
+        "{what}: expected about {expected} (±{tolerance}), got {actual}"
+    );
+}
+
 /// A small seeded PRNG (SplitMix64), so that test streams are reproducible
 /// without a dependency.
 #[derive(Debug, Clone)]
