@@ -136,3 +136,32 @@ fn every_metric_the_wallboard_reads_is_exported() {
         "the wallboard reads metrics deskpulse does not export: {missing:?}"
     );
 }
+
+/// promtool (from the prometheus package `tests/with-broker` installs)
+/// parses the rules file: YAML, PromQL of every expression, templates of
+/// annotations. It fails, never skips, without promtool.
+#[test]
+fn promtool_accepts_the_alert_rules() {
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus/alerts.yml");
+    let out = Command::new("promtool")
+        .args(["check", "rules", rules])
+        .output()
+        .expect(
+            "promtool is not on PATH: run the tests as `tests/with-broker cargo test`, \
+             which installs Debian's prometheus package",
+        );
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "promtool check rules failed ({}):\n{report}",
+        out.status
+    );
+    assert!(
+        report.contains("SUCCESS"),
+        "promtool check rules:\n{report}"
+    );
+}
