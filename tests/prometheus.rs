@@ -10,7 +10,7 @@ mod common;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::kafka::{generated, processed, produce, topic, Deskpulse};
@@ -74,35 +74,12 @@ fn promtool_check_metrics(exposition: &str, what: &str) {
     }
 }
 
-fn deskpulse(args: &[&str], stdin: Vec<u8>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("deskpulse starts");
-    let mut pipe = child.stdin.take().expect("stdin is piped");
-    let writer = std::thread::spawn(move || pipe.write_all(&stdin));
-    let out = child.wait_with_output().expect("deskpulse finishes");
-    let _ = writer.join();
-    assert!(
-        out.status.success(),
-        "deskpulse {args:?}: {}; stderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// `deskpulse generate --events 20000 | deskpulse replay -`: hours of a
+/// 20,000 generated events through `deskpulse replay -`: hours of a
 /// generated centre, so every KPI family of the default config is in it.
 #[test]
 fn promtool_accepts_a_full_replay() {
-    let events = deskpulse(&["generate", "--events", "20000"], Vec::new()).stdout;
-    let out = deskpulse(&["replay", "-"], events);
-    let text = String::from_utf8(out.stdout).expect("the exposition is UTF-8");
+    let run = common::replay(&generated(20_000, 42));
+    let text = run.stdout;
     let samples = sample_lines(&text);
     assert!(
         samples > 1_000,

@@ -763,29 +763,6 @@ fn queues_beyond_the_limit_fold_into_other_everywhere() {
     }
 }
 
-const SUM_CONFIG: &str = r#"
-[[custom_ratio]]
-name = "mean_cost"
-numerator = { type = "cost.recorded", sum = "amount" }
-denominator = { type = "cost.recorded" }
-
-[[custom_ratio]]
-name = "refund_share"
-numerator = { type = "refund.recorded", sum = "amount" }
-denominator = { type = "cost.recorded", sum = "amount" }
-
-[[custom_ratio]]
-name = "per_bad_amount"
-numerator = { type = "cost.recorded" }
-denominator = { type = "bad.recorded", sum = "amount" }
-"#;
-
-/// `sum` over a numeric field (config/deskpulse.toml: "adds up a numeric
-/// field (events without it are skipped)"): an event where the field is
-/// missing, `null` (absent, README), or not a JSON number (a string, even
-/// a numeral, a bool, an array, an object) adds nothing to that side; the
-/// event is still accepted and still counts in a counting side. A side
-/// whose sum stays 0 is an empty denominator: no series.
 #[test]
 fn a_missing_queue_reads_unknown_beyond_the_limit() {
     // `unknown` is deskpulse's value for a missing queue, not an input
@@ -821,6 +798,29 @@ fn a_missing_queue_reads_unknown_beyond_the_limit() {
     );
 }
 
+const SUM_CONFIG: &str = r#"
+[[custom_ratio]]
+name = "mean_cost"
+numerator = { type = "cost.recorded", sum = "amount" }
+denominator = { type = "cost.recorded" }
+
+[[custom_ratio]]
+name = "refund_share"
+numerator = { type = "refund.recorded", sum = "amount" }
+denominator = { type = "cost.recorded", sum = "amount" }
+
+[[custom_ratio]]
+name = "per_bad_amount"
+numerator = { type = "cost.recorded" }
+denominator = { type = "bad.recorded", sum = "amount" }
+"#;
+
+/// `sum` over a numeric field (config/deskpulse.toml: "adds up a numeric
+/// field (events without it are skipped)"): an event where the field is
+/// missing, `null` (absent, README), or not a JSON number (a string, even
+/// a numeral, a bool, an array, an object) adds nothing to that side; the
+/// event is still accepted and still counts in a counting side. A side
+/// whose sum stays 0 is an empty denominator: no series.
 #[test]
 fn custom_sum_skips_missing_and_non_numeric_fields() {
     let amounts: [Option<Value>; 9] = [
