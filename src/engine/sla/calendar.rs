@@ -130,10 +130,6 @@ impl Calendar {
         }
     }
 
-    pub fn schedule(&self) -> &Schedule {
-        &self.schedule
-    }
-
     /// Open time in `[from, to)`, in milliseconds.
     pub fn counted(&mut self, mut from: i64, to: i64) -> i64 {
         let mut total = 0;

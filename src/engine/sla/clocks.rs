@@ -98,14 +98,6 @@ impl Sla {
         }
     }
 
-    pub fn is_off(&self) -> bool {
-        self.rules.is_off()
-    }
-
-    pub fn rules(&self) -> &SlaRules {
-        &self.rules
-    }
-
     /// Timer entries held, stale ones included.
     pub fn timer_len(&self) -> usize {
         self.timer.len()
