@@ -273,6 +273,16 @@ fn counter_name(
             "NPS responses",
             Some(("category", "detractor")),
         ),
+        TicketCounter::SlaMet(kind) => (
+            "sla_met_total",
+            "SLA clocks stopped within their target",
+            Some(("sla", kind.as_str())),
+        ),
+        TicketCounter::SlaBreached(kind) => (
+            "sla_breaches_total",
+            "SLA clocks whose deadline passed while they ran",
+            Some(("sla", kind.as_str())),
+        ),
     }
 }
 

@@ -144,7 +144,7 @@ impl Settings {
             // Said at every start so that nobody relies on SLA series that
             // this version does not export yet.
             tracing::warn!(
-                "[sla] is valid, but this version does not run SLA clocks yet: no support_sla_* series are exported"
+                "[sla]: this version exports support_sla_met_total and support_sla_breaches_total only, and live mode fires deadlines only as events arrive"
             );
         }
         Ok(config)
@@ -232,6 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 source::replay::replay(&mut engine, &mut BufReader::with_capacity(1 << 20, f))
             }?;
             let now = at.or(engine.clock_ms()).unwrap_or(0);
+            engine.advance(now);
             let text = export::render(&engine.snapshot(now), &config.metrics.prefix);
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(text.as_bytes())?;

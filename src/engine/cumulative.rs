@@ -79,6 +79,9 @@ pub enum TicketCounter {
     NpsPromoter,
     NpsPassive,
     NpsDetractor,
+    /// SLA clocks stopped within target, and clocks that breached.
+    SlaMet(crate::engine::sla::policy::Kind),
+    SlaBreached(crate::engine::sla::policy::Kind),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

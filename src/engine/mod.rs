@@ -23,6 +23,8 @@ use crate::decode::{
 use cumulative::{Cumulative, InteractionDims, InteractionOutcome, TicketCounter, TicketDims};
 use dedup::Dedup;
 use labels::LabelSet;
+use sla::clocks::{Sla, Terms, TicketClocks, Verdict};
+use sla::policy::Kind as SlaKind;
 use windows::{Count, Tally, Timer, WindowSet};
 
 /// Hasher for keys that already are 64-bit hashes ([`decode::id_hash`]).
@@ -82,6 +84,7 @@ struct Ticket {
     status: TicketStatus,
     customer_replied_after_reply: bool,
     first_resolution_done: bool,
+    sla: TicketClocks,
 }
 
 impl Ticket {
@@ -95,6 +98,25 @@ impl Ticket {
 
     fn is_resolved(&self) -> bool {
         self.resolved_ms != NEVER
+    }
+
+    fn sla_terms(&self) -> Terms {
+        Terms {
+            priority: self.priority,
+            status: self.status,
+            queue: self.queue,
+        }
+    }
+
+    /// The SLA kinds it still awaits (SPEC §4.2): no public reply yet, an
+    /// unanswered customer reply, no first resolution; none once resolved.
+    fn sla_awaits(&self) -> [bool; 3] {
+        let open = !self.is_resolved();
+        [
+            open && self.first_reply_ms == NEVER,
+            open && self.waiting_since_ms != NEVER,
+            open && !self.first_resolution_done,
+        ]
     }
 }
 
@@ -157,6 +179,8 @@ struct Settings {
     window_names: Vec<String>,
     #[serde(skip)]
     today_zone: Option<chrono_tz::Tz>,
+    /// Some `[[sla.policy]]` is configured: tickets run clocks.
+    sla_on: bool,
 }
 
 /// Windows of every scope: the whole centre, each queue, each agent.
@@ -188,6 +212,9 @@ pub struct Engine {
     scopes: Scopes,
     cumulative: Cumulative,
     health: Health,
+    /// Rebuilt from the config, never restored.
+    #[serde(skip)]
+    sla: Sla,
     /// Whether the event being applied lands in the windows (not late).
     #[serde(skip)]
     in_windows: bool,
@@ -229,6 +256,7 @@ impl Engine {
                 today_zone,
                 window_lengths_ms: window_lengths_ms.clone(),
                 window_names: config.window_names(),
+                sla_on: !config.sla_rules.is_off(),
             },
             decoder,
             custom_by_type,
@@ -254,6 +282,7 @@ impl Engine {
             },
             cumulative: Cumulative::default(),
             health: Health::default(),
+            sla: Sla::new(config.sla_rules.clone()),
             in_windows: true,
         }
     }
@@ -317,6 +346,9 @@ impl Engine {
             }
         }
         self.clock_ms = self.clock_ms.max(ts);
+        // Every deadline before the clock has fired (SPEC §4.4); the
+        // event's own ticket caught up before its event applied.
+        self.advance(self.clock_ms);
         self.dedup.remember(id, ts, self.clock_ms);
         if self.clock_ms >= self.next_sweep_ms {
             self.sweep();
@@ -330,8 +362,15 @@ impl Engine {
         let resolved_before = self
             .clock_ms
             .saturating_sub(self.settings.resolved_retention_ms);
-        self.tickets
-            .retain(|_, t| !t.is_resolved() || t.resolved_ms >= resolved_before);
+        let sla = &mut self.sla;
+        self.tickets.retain(|_, t| {
+            let keep = !t.is_resolved() || t.resolved_ms >= resolved_before;
+            if !keep {
+                let terms = t.sla_terms();
+                sla.drop_all(&mut t.sla, &terms);
+            }
+            keep
+        });
         let idle_before = self
             .clock_ms
             .saturating_sub(self.settings.interaction_timeout_ms);
@@ -340,6 +379,9 @@ impl Engine {
 
     fn apply_event(&mut self, event: Event<'_>) -> Result<(), Reject> {
         let ts = event.ts;
+        if let Some(ticket) = open_ticket_of(&event.kind) {
+            self.sla_catch_up(ticket, ts);
+        }
         match event.kind {
             Kind::TicketCreated {
                 ticket,
@@ -352,7 +394,7 @@ impl Engine {
                 if self.tickets.contains_key(&ticket) {
                     return Err(Reject::DuplicateTicket);
                 }
-                let t = Ticket {
+                let mut t = Ticket {
                     created_ms: ts,
                     first_reply_ms: NEVER,
                     waiting_since_ms: NEVER,
@@ -367,7 +409,12 @@ impl Engine {
                     status: TicketStatus::Open,
                     customer_replied_after_reply: false,
                     first_resolution_done: false,
+                    sla: TicketClocks::default(),
                 };
+                if self.settings.sla_on {
+                    let place = self.queues.name(t.queue);
+                    t.sla = self.sla.create(ticket, place, channel, &t.sla_terms(), ts);
+                }
                 self.cumulative
                     .count_ticket(t.dims(), TicketCounter::Created);
                 self.record(ts, Some(t.queue), None, |tally| {
@@ -389,9 +436,13 @@ impl Engine {
                 let agent = self.agent_labels.intern(&agent);
                 let queue = queue.map(|q| self.queues.intern(&q));
                 let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                let before = t.sla_terms();
                 t.agent = agent;
                 if let Some(q) = queue {
                     t.queue = q;
+                }
+                if before.queue != t.queue {
+                    self.sla_change(ticket, before, true, ts);
                 }
             }
             Kind::AgentReplied {
@@ -422,6 +473,13 @@ impl Engine {
                 }
                 if started != NEVER {
                     self.observe_ticket(ts, dims, queue, timer, ts - started);
+                    let kind = match timer {
+                        Timer::NextReply => SlaKind::NextReply,
+                        _ => SlaKind::FirstResponse,
+                    };
+                    self.sla_op(ticket, |sla, c, terms| {
+                        sla.stop(ticket, c, terms, kind, true, ts)
+                    });
                 }
             }
             Kind::CustomerReplied { ticket } => {
@@ -429,16 +487,22 @@ impl Engine {
                 // Replies before the first agent reply start no clock (§7.6).
                 if t.first_reply_ms != NEVER && ts > t.first_reply_ms {
                     t.customer_replied_after_reply = true;
-                    if t.waiting_since_ms == NEVER || ts < t.waiting_since_ms {
+                    let starts_clock = t.waiting_since_ms == NEVER;
+                    if starts_clock || ts < t.waiting_since_ms {
                         t.waiting_since_ms = ts;
+                    }
+                    if starts_clock {
+                        self.sla_op(ticket, |sla, c, terms| {
+                            sla.start(ticket, c, terms, SlaKind::NextReply, ts)
+                        });
                     }
                 }
             }
             Kind::StatusChanged { ticket, status } => {
-                self.tickets
-                    .get_mut(&ticket)
-                    .ok_or(Reject::UnknownTicket)?
-                    .status = status;
+                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                let before = t.sla_terms();
+                t.status = status;
+                self.sla_change(ticket, before, false, ts);
             }
             Kind::TicketUpdated {
                 ticket,
@@ -452,9 +516,13 @@ impl Engine {
                 let queue = queue.map(|q| self.queues.intern(&q));
                 let category = category.map(|c| self.categories.intern(&c));
                 if let Some(t) = self.tickets.get_mut(&ticket) {
+                    let before = t.sla_terms();
                     t.priority = priority.unwrap_or(t.priority);
                     t.queue = queue.unwrap_or(t.queue);
                     t.category = category.unwrap_or(t.category);
+                    if (before.priority, before.queue) != (t.priority, t.queue) {
+                        self.sla_change(ticket, before, true, ts);
+                    }
                 }
             }
             Kind::Resolved {
@@ -482,6 +550,13 @@ impl Engine {
                 let (dims, queue, category, agent, created) =
                     (t.dims(), t.queue, t.category, t.agent, t.created_ms);
                 self.cumulative.count_ticket(dims, TicketCounter::Resolved);
+                // A resolution ends the reply clocks without a verdict and
+                // judges the resolution clock (SPEC §4.2).
+                self.sla_op(ticket, |sla, c, terms| {
+                    sla.stop(ticket, c, terms, SlaKind::FirstResponse, false, ts);
+                    sla.stop(ticket, c, terms, SlaKind::NextReply, false, ts);
+                    sla.stop(ticket, c, terms, SlaKind::Resolution, true, ts);
+                });
                 if agent != NO_AGENT {
                     *self.cumulative.agent_resolutions.entry(agent).or_default() += 1;
                 }
@@ -508,14 +583,18 @@ impl Engine {
                 if !t.is_resolved() {
                     return Ok(());
                 }
+                let before = t.sla_terms();
                 t.resolved_ms = NEVER;
                 t.status = TicketStatus::Open;
                 let (dims, queue) = (t.dims(), t.queue);
+                self.sla_change(ticket, before, false, ts);
                 self.cumulative.count_ticket(dims, TicketCounter::Reopened);
                 self.record(ts, Some(queue), None, |tally| tally.add(Count::Reopened, 1));
             }
             Kind::Closed { ticket } => {
-                self.tickets.remove(&ticket).ok_or(Reject::UnknownTicket)?;
+                let mut t = self.tickets.remove(&ticket).ok_or(Reject::UnknownTicket)?;
+                let terms = t.sla_terms();
+                self.sla.drop_all(&mut t.sla, &terms);
             }
             Kind::Csat {
                 score,
@@ -707,6 +786,73 @@ impl Engine {
         Ok(())
     }
 
+    /// Fires every SLA deadline before `now_ms` (SPEC §4.4): after each
+    /// accepted event with the clock, and at the export instant.
+    pub fn advance(&mut self, now_ms: i64) {
+        if !self.settings.sla_on {
+            return;
+        }
+        while let Some((at, ticket)) = self.sla.pop_due(now_ms) {
+            if let Some(t) = self.tickets.get_mut(&ticket) {
+                let terms = t.sla_terms();
+                self.sla.fire(ticket, &mut t.sla, &terms, at);
+            }
+            self.count_sla(ticket);
+        }
+    }
+
+    /// What of `ticket` fell due before its event at `ts` applies, so that
+    /// its clocks are judged in the order of its events.
+    fn sla_catch_up(&mut self, ticket: u64, ts: i64) {
+        self.sla_op(ticket, |sla, c, terms| sla.catch_up(ticket, c, terms, ts));
+    }
+
+    /// Runs `op` on a ticket's clocks under its terms now, and counts what
+    /// it decided.
+    fn sla_op(&mut self, ticket: u64, op: impl FnOnce(&mut Sla, &mut TicketClocks, &Terms)) {
+        if !self.settings.sla_on {
+            return;
+        }
+        if let Some(t) = self.tickets.get_mut(&ticket) {
+            let terms = t.sla_terms();
+            op(&mut self.sla, &mut t.sla, &terms);
+        }
+        self.count_sla(ticket);
+    }
+
+    /// The ticket's status, priority or queue changed from `before`; with
+    /// `reselect` its policy is chosen again (SPEC §4.2).
+    fn sla_change(&mut self, ticket: u64, before: Terms, reselect: bool, ts: i64) {
+        if !self.settings.sla_on {
+            return;
+        }
+        if let Some(t) = self.tickets.get_mut(&ticket) {
+            let place = reselect.then(|| (self.queues.name(t.queue), t.channel));
+            let (after, awaits) = (t.sla_terms(), t.sla_awaits());
+            self.sla
+                .change(ticket, &mut t.sla, &before, &after, place, awaits, ts);
+        }
+        self.count_sla(ticket);
+    }
+
+    /// Counts the verdicts of the last SLA calls under the ticket's labels.
+    fn count_sla(&mut self, ticket: u64) {
+        let dims = self.tickets.get(&ticket).map(Ticket::dims);
+        for verdict in self.sla.verdicts.drain(..) {
+            let (Some(dims), counter) = (
+                dims,
+                match verdict {
+                    Verdict::Met { kind, .. } => TicketCounter::SlaMet(kind),
+                    Verdict::Breached { kind, .. } => TicketCounter::SlaBreached(kind),
+                    Verdict::StoppedLate { .. } => continue,
+                },
+            ) else {
+                continue;
+            };
+            *self.cumulative.tickets.entry((dims, counter)).or_default() += 1;
+        }
+    }
+
     /// Channel, priority, queue and agent of the ticket a survey names;
     /// `unknown` dimensions when it names none we hold (§7.12).
     fn survey_dims(&mut self, ticket: Option<u64>) -> (TicketDims, Option<u16>) {
@@ -860,6 +1006,21 @@ impl Engine {
     }
 }
 
+/// The ticket an event changes, for the ticket events that need it open.
+fn open_ticket_of(kind: &Kind) -> Option<u64> {
+    match *kind {
+        Kind::TicketAssigned { ticket, .. }
+        | Kind::AgentReplied { ticket, .. }
+        | Kind::CustomerReplied { ticket }
+        | Kind::StatusChanged { ticket, .. }
+        | Kind::TicketUpdated { ticket, .. }
+        | Kind::Resolved { ticket, .. }
+        | Kind::Reopened { ticket }
+        | Kind::Closed { ticket } => Some(ticket),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1004,8 +1165,11 @@ mod tests {
 
     #[test]
     fn ticket_state_stays_small() {
+        // 80 bytes before SLA; its clocks may add about 100 (SPEC §4.5)
+        // and take 48.
+        assert_eq!(std::mem::size_of::<TicketClocks>(), 48);
         assert!(
-            std::mem::size_of::<Ticket>() <= 80,
+            std::mem::size_of::<Ticket>() <= 128,
             "{}",
             std::mem::size_of::<Ticket>()
         );

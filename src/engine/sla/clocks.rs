@@ -72,8 +72,27 @@ pub struct Sla {
     /// Open tickets breached, and at risk, per queue id and kind.
     breached: Vec<[u64; 3]>,
     at_risk: Vec<[u64; 3]>,
-    /// Filled by each call, read by the engine, cleared at the next.
+    /// Added to by each call; the caller takes them.
     pub verdicts: Vec<Verdict>,
+}
+
+impl Default for TicketClocks {
+    /// No policy, no clock: a ticket of an engine without `[sla]`.
+    fn default() -> Self {
+        TicketClocks {
+            since_ms: 0,
+            scheduled_ms: NONE,
+            counted_ms: [0; 3],
+            flags: [0; 3],
+            policy: NO_POLICY,
+        }
+    }
+}
+
+impl Default for Sla {
+    fn default() -> Self {
+        Sla::new(SlaRules::default())
+    }
 }
 
 impl TicketClocks {
@@ -195,7 +214,6 @@ impl Sla {
         t: &Terms,
         now: i64,
     ) -> TicketClocks {
-        self.verdicts.clear();
         let mut c = TicketClocks {
             since_ms: now,
             scheduled_ms: NONE,
@@ -218,7 +236,6 @@ impl Sla {
     /// Starts a clock of `kind` now if it has a target and is not running
     /// (a customer reply awaiting an answer starts a next-reply clock).
     pub fn start(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, kind: Kind, now: i64) {
-        self.verdicts.clear();
         let now = self.settle(c, t, now);
         if !c.running(kind) && self.target(c, t, kind).is_some() {
             c.flags[kind as usize] = RUNNING;
@@ -238,7 +255,6 @@ impl Sla {
         judged: bool,
         now: i64,
     ) {
-        self.verdicts.clear();
         let now = self.settle(c, t, now);
         self.end(c, t, kind, judged, now);
         self.review(id, c, t, now);
@@ -271,7 +287,6 @@ impl Sla {
 
     /// Every clock dropped without a verdict (`ticket.closed`).
     pub fn drop_all(&mut self, c: &mut TicketClocks, t: &Terms) {
-        self.verdicts.clear();
         for kind in Kind::ALL {
             self.end(c, t, kind, false, c.since_ms);
         }
@@ -293,7 +308,6 @@ impl Sla {
         awaits: [bool; 3],
         now: i64,
     ) {
-        self.verdicts.clear();
         let now = self.settle(c, before, now);
         // Gauges follow the ticket to its new queue.
         if before.queue != after.queue {
@@ -392,10 +406,18 @@ impl Sla {
         }
     }
 
+    /// Fires what of this ticket fell due by `now`, before an event of it
+    /// is applied at `now`: its clocks are judged in the order of events.
+    pub fn catch_up(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, now: i64) {
+        while c.scheduled_ms <= now {
+            let at = c.scheduled_ms;
+            self.fire(id, c, t, at);
+        }
+    }
+
     /// Fires a ticket's entry that came due at `at`; a stale entry (the
     /// ticket's schedule moved since) does nothing.
     pub fn fire(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, at: i64) {
-        self.verdicts.clear();
         if c.scheduled_ms != at {
             return;
         }
