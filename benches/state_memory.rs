@@ -26,7 +26,7 @@ const TARGET_BYTES_PER_TICKET: f64 = 300.0;
 const TARGET_RSS_BYTES: f64 = 0.5e9;
 
 /// What each scenario changes, to show where the bytes go.
-const SCENARIOS: [(&str, &str); 3] = [
+const SCENARIOS: [(&str, &str); 4] = [
     (
         "default",
         "defaults: dedup holds all 1M event ids, windows hold customer ids",
@@ -38,6 +38,10 @@ const SCENARIOS: [(&str, &str); 3] = [
     (
         "small-dedup-no-customer",
         "as above, tickets without customer_id: ticket state alone",
+    ),
+    (
+        "sla",
+        "defaults plus an SLA policy: first-response and resolution clocks running",
     ),
 ];
 
@@ -102,6 +106,17 @@ fn run_scenario(name: &str) -> ExitCode {
         "small-dedup-no-customer" => {
             config.engine.dedup_max_entries = 1000;
             false
+        }
+        "sla" => {
+            let sla = "[[sla.policy]]\nname = \"all\"\n[sla.policy.targets]\nnormal = { first_response = \"4h\", resolution = \"3d\" }\n";
+            match Config::parse(sla) {
+                Ok(c) => config = c,
+                Err(e) => {
+                    eprintln!("sla scenario config: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            true
         }
         _ => {
             eprintln!("unknown scenario {name:?}");
