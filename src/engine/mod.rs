@@ -848,19 +848,17 @@ impl Engine {
 
     /// Counts the verdicts of the last SLA calls under the ticket's labels.
     fn count_sla(&mut self, ticket: u64) {
-        let dims = self.tickets.get(&ticket).map(Ticket::dims);
+        let Some(dims) = self.tickets.get(&ticket).map(Ticket::dims) else {
+            self.sla.verdicts.clear();
+            return;
+        };
         for verdict in self.sla.verdicts.drain(..) {
-            let (Some(dims), counter) = (
-                dims,
-                match verdict {
-                    Verdict::Met { kind, .. } => TicketCounter::SlaMet(kind),
-                    Verdict::Breached { kind, .. } => TicketCounter::SlaBreached(kind),
-                    Verdict::StoppedLate { .. } => continue,
-                },
-            ) else {
-                continue;
+            let counter = match verdict {
+                Verdict::Met { kind, .. } => TicketCounter::SlaMet(kind),
+                Verdict::Breached { kind, .. } => TicketCounter::SlaBreached(kind),
+                Verdict::StoppedLate { .. } => continue,
             };
-            *self.cumulative.tickets.entry((dims, counter)).or_default() += 1;
+            self.cumulative.count_ticket(dims, counter);
         }
     }
 
