@@ -205,19 +205,18 @@ impl Calendar {
         }
         let day = self.schedule.local_date(t);
         let ahead = (day - self.first_day).num_days();
-        if self.days > 0 && t >= self.end_ms && ahead < MAX_TABLE_DAYS {
-            while t >= self.end_ms {
-                self.extend(EXTEND_DAYS);
-            }
-            return;
+        // Extended forward when `t` is not far ahead, else laid out anew.
+        if !(self.days > 0 && t >= self.end_ms && ahead < MAX_TABLE_DAYS) {
+            // Start a day early: a local date's first instant can lie
+            // before the date `t` falls on only at a DST fold, but the
+            // margin is cheap.
+            self.first_day = day.pred_opt().unwrap_or(day);
+            self.days = 0;
+            self.start_ms = self.schedule.midnight(self.first_day);
+            self.end_ms = self.start_ms;
+            self.spans.clear();
         }
-        // Start a day early: a local date's first instant can lie before
-        // the date `t` falls on only at a DST fold, but the margin is cheap.
-        self.first_day = day.pred_opt().unwrap_or(day);
-        self.days = 0;
-        self.start_ms = self.schedule.midnight(self.first_day);
-        self.end_ms = self.start_ms;
-        self.spans.clear();
+        // Stops at chrono's last date rather than looping there.
         while t >= self.end_ms {
             if !self.extend(EXTEND_DAYS) {
                 break;
