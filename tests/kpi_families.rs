@@ -16,13 +16,6 @@ use serde_json::json;
 /// 5 s, 1 min and 1 h slots all start on it.
 const B: i64 = T0 + 46 * MIN + 40 * SEC;
 
-/// Epoch milliseconds as an RFC 3339 instant for `--at`.
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .expect("a valid instant")
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 #[test]
 fn rfc3339_helper_and_base_instant() {
     assert_eq!(rfc3339(B), "2023-11-14T23:00:00.000Z");

@@ -11,7 +11,7 @@ use common::kafka::{
     eventually, generated, generated_until, kafka, merged, processed, produce, produce_ends,
     produce_to, topic, wait_committed, Deskpulse,
 };
-use common::{join, replay_with_args, Labels, Metrics, HOUR, SEC};
+use common::{join, replay_with_args, rfc3339, Labels, Metrics, HOUR, SEC};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -131,9 +131,7 @@ fn live_metrics_over_four_partitions_equal_replay_of_the_same_events() {
     // The scrape's windows end at its wall-clock instant; replay the same
     // events as at that instant.
     let at_ms = (live.value("deskpulse_export_time_seconds", &[]) * 1000.0).round() as i64;
-    let at = chrono::DateTime::from_timestamp_millis(at_ms)
-        .expect("a valid instant")
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let at = rfc3339(at_ms);
     let replayed = replay_with_args(&join(&by_ts(&streams)), None, &["--at", &at]);
     replayed.assert_ok();
     assert_eq!(replayed.late(), 0.0, "sorted by ts, nothing is late");

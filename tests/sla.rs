@@ -70,27 +70,22 @@ fn a_reply_at_the_deadline_is_met_and_one_ms_later_is_a_breach() {
 fn a_breach_shows_at_the_export_instant_with_no_later_event() {
     let mut s = Stream::new();
     created(&mut s, "t1", T0);
-    let at = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .expect("instant")
-            .to_rfc3339()
-    };
     // At exactly the deadline the breach has not fired; 1 ms after, it has.
     for (export, breaches) in [(T0 + HOUR, 0.0), (T0 + HOUR + 1, 1.0)] {
-        let run = replay_with_args(&join(&s.lines()), Some(PLAIN), &["--at", &at(export)]);
+        let run = replay_with_args(&join(&s.lines()), Some(PLAIN), &["--at", &rfc3339(export)]);
         run.assert_ok();
         assert_eq!(
             count(&run.metrics, "support_sla_breaches_total", "first_response"),
             breaches,
             "exported at {}",
-            at(export)
+            rfc3339(export)
         );
     }
     // At 8 h 1 ms the resolution clock has breached too, once each.
     let run = replay_with_args(
         &join(&s.lines()),
         Some(PLAIN),
-        &["--at", &at(T0 + 8 * HOUR + 1)],
+        &["--at", &rfc3339(T0 + 8 * HOUR + 1)],
     );
     run.assert_ok();
     assert_eq!(

@@ -453,6 +453,13 @@ pub fn assert_quantile(actual: f64, expected: f64, what: &str) {
     );
 }
 
+/// Epoch milliseconds as an RFC 3339 instant, e.g. for `--at`.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("a valid instant")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// A small seeded PRNG (SplitMix64), so that test streams are reproducible
 /// without a dependency.
 #[derive(Debug, Clone)]
