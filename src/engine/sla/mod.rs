@@ -5,4 +5,5 @@
 
 pub mod calendar;
 pub mod clocks;
+pub mod hooks;
 pub mod policy;

@@ -1,0 +1,95 @@
+//! Customers (SPEC §1.3, §1.5, §7.8–7.9, §7.12): sign-ups and churn for retention,
+//! and what they say of their tickets in CSAT, NPS and CES surveys, with
+//! the internal quality reviews that score the same tickets.
+
+use super::cumulative::{TicketCounter, TicketDims};
+use super::windows::Count;
+use super::{At, Engine, NO_AGENT};
+use crate::decode::{Channel, Kind, Priority, Reject};
+
+impl Engine {
+    /// Applies a customer or survey event; events of other domains change
+    /// nothing here.
+    pub(super) fn apply_customer(&mut self, kind: Kind<'_>, at: At) -> Result<(), Reject> {
+        match kind {
+            Kind::Csat {
+                score,
+                ticket,
+                agent,
+                ..
+            } => {
+                let (dims, ticket_agent) = self.survey_dims(ticket);
+                let agent = agent.map(|a| self.agent_labels.intern(&a)).or(ticket_agent);
+                let satisfied = score >= self.settings.csat_satisfied_min;
+                let counter = if satisfied {
+                    TicketCounter::CsatSatisfied
+                } else {
+                    TicketCounter::CsatUnsatisfied
+                };
+                self.cumulative.count_ticket(dims, counter);
+                self.record(at, Some(dims.queue), agent, |tally| {
+                    tally.add(Count::CsatResponses, 1);
+                    tally.add(Count::CsatSatisfied, satisfied as u64);
+                });
+            }
+            Kind::Nps { score, .. } => {
+                let (dims, _) = self.survey_dims(None);
+                let (counter, count) = match score {
+                    9.. => (TicketCounter::NpsPromoter, Count::NpsPromoters),
+                    7..=8 => (TicketCounter::NpsPassive, Count::NpsPassives),
+                    _ => (TicketCounter::NpsDetractor, Count::NpsDetractors),
+                };
+                self.cumulative.count_ticket(dims, counter);
+                self.record(at, Some(dims.queue), None, |tally| tally.add(count, 1));
+            }
+            Kind::Ces { score, ticket, .. } => {
+                let (dims, _) = self.survey_dims(ticket);
+                self.record(at, Some(dims.queue), None, |tally| {
+                    tally.add(Count::CesSum, score as u64);
+                    tally.add(Count::CesResponses, 1);
+                });
+            }
+            Kind::Iqs {
+                score,
+                ticket,
+                agent,
+            } => {
+                let (dims, ticket_agent) = self.survey_dims(ticket);
+                let agent = agent.map(|a| self.agent_labels.intern(&a)).or(ticket_agent);
+                self.record(at, Some(dims.queue), agent, |tally| {
+                    tally.add(Count::IqsSum, score as u64);
+                    tally.add(Count::IqsReviews, 1);
+                });
+            }
+            Kind::SignedUp { customer } => {
+                // A repeated sign-up is not a new customer.
+                let new = self.customers.insert(customer);
+                if new {
+                    self.record(at, None, None, |tally| tally.add(Count::SignUps, 1));
+                }
+            }
+            Kind::Churned { customer } => {
+                self.customers.remove(&customer);
+                self.record(at, None, None, |tally| tally.add(Count::Churns, 1));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Channel, priority, queue and agent of the ticket a survey names;
+    /// `unknown` dimensions when it names none we hold (§7.12).
+    fn survey_dims(&mut self, ticket: Option<u64>) -> (TicketDims, Option<u16>) {
+        match ticket.and_then(|id| self.tickets.get(&id)) {
+            Some(t) => (t.dims(), (t.agent != NO_AGENT).then_some(t.agent)),
+            None => (
+                TicketDims {
+                    channel: Channel::Unknown,
+                    priority: Priority::Normal,
+                    queue: self.queues.intern_or_unknown(None),
+                },
+                None,
+            ),
+        }
+    }
+}

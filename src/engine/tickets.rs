@@ -1,0 +1,318 @@
+//! Tickets (SPEC §1.2, §7.6–7.7, §7.11): one state machine per ticket,
+//! from creation through replies, transfers, pauses and resolution to
+//! close. Its SLA clocks ride along (`sla::hooks`).
+
+use super::cumulative::{TicketCounter, TicketDims};
+use super::sla::clocks::Terms;
+use super::sla::policy::Kind as SlaKind;
+use super::windows::{Count, Timer};
+use super::{At, Engine, NEVER, NO_AGENT};
+use crate::decode::{Channel, Kind, Outcome, Priority, Reject, TicketStatus};
+use crate::engine::sla::clocks::TicketClocks;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Ticket {
+    pub(super) created_ms: i64,
+    pub(super) first_reply_ms: i64,
+    /// Earliest customer reply not yet answered (after the first reply).
+    pub(super) waiting_since_ms: i64,
+    pub(super) resolved_ms: i64,
+    pub(super) customer: u64,
+    pub(super) queue: u16,
+    pub(super) category: u16,
+    pub(super) agent: u16,
+    pub(super) public_replies: u16,
+    pub(super) channel: Channel,
+    pub(super) priority: Priority,
+    pub(super) status: TicketStatus,
+    pub(super) customer_replied_after_reply: bool,
+    pub(super) first_resolution_done: bool,
+    /// Boxed, and only with `[sla]`: 8 bytes inline rather than 48, as
+    /// most of the ticket map's memory is its slots.
+    pub(super) sla: Option<Box<TicketClocks>>,
+}
+
+impl Ticket {
+    pub(super) fn dims(&self) -> TicketDims {
+        TicketDims {
+            channel: self.channel,
+            priority: self.priority,
+            queue: self.queue,
+        }
+    }
+
+    pub(super) fn is_resolved(&self) -> bool {
+        self.resolved_ms != NEVER
+    }
+
+    pub(super) fn sla_terms(&self) -> Terms {
+        Terms {
+            priority: self.priority,
+            status: self.status,
+            queue: self.queue,
+        }
+    }
+
+    /// The SLA kinds it still awaits (SPEC §4.2): no public reply yet, an
+    /// unanswered customer reply, no first resolution; none once resolved.
+    pub(super) fn sla_awaits(&self) -> [bool; 3] {
+        let open = !self.is_resolved();
+        [
+            open && self.first_reply_ms == NEVER,
+            open && self.waiting_since_ms != NEVER,
+            open && !self.first_resolution_done,
+        ]
+    }
+}
+
+impl Engine {
+    /// Applies a ticket event; events of other domains change nothing here.
+    pub(super) fn apply_ticket(&mut self, kind: Kind<'_>, at: At) -> Result<(), Reject> {
+        let ts = at.ts;
+        if let Some(ticket) = open_ticket_of(&kind) {
+            self.sla_catch_up(ticket, ts);
+        }
+        match kind {
+            Kind::TicketCreated {
+                ticket,
+                channel,
+                priority,
+                queue,
+                category,
+                customer,
+            } => {
+                if self.tickets.contains_key(&ticket) {
+                    return Err(Reject::DuplicateTicket);
+                }
+                let mut t = Ticket {
+                    created_ms: ts,
+                    first_reply_ms: NEVER,
+                    waiting_since_ms: NEVER,
+                    resolved_ms: NEVER,
+                    customer: customer.unwrap_or(0),
+                    queue: self.queues.intern_or_unknown(queue.as_deref()),
+                    category: self.categories.intern_or_unknown(category.as_deref()),
+                    agent: NO_AGENT,
+                    public_replies: 0,
+                    channel,
+                    priority,
+                    status: TicketStatus::Open,
+                    customer_replied_after_reply: false,
+                    first_resolution_done: false,
+                    sla: None,
+                };
+                if self.settings.sla_on {
+                    let place = self.queues.name(t.queue);
+                    let clocks = self.sla.create(ticket, place, channel, &t.sla_terms(), ts);
+                    t.sla = Some(Box::new(clocks));
+                }
+                self.cumulative
+                    .count_ticket(t.dims(), TicketCounter::Created);
+                self.record(at, Some(t.queue), None, |tally| {
+                    tally.add(Count::Created, 1);
+                    if let Some(c) = customer {
+                        tally.customers.push(c);
+                    }
+                });
+                self.tickets.insert(ticket, t);
+            }
+            Kind::TicketAssigned {
+                ticket,
+                agent,
+                queue,
+            } => {
+                if !self.tickets.contains_key(&ticket) {
+                    return Err(Reject::UnknownTicket);
+                }
+                let agent = self.agent_labels.intern(&agent);
+                let queue = queue.map(|q| self.queues.intern(&q));
+                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                let before = t.sla_terms();
+                t.agent = agent;
+                if let Some(q) = queue {
+                    t.queue = q;
+                }
+                if before.queue != t.queue {
+                    self.sla_change(ticket, before, true, ts);
+                }
+            }
+            Kind::AgentReplied {
+                ticket,
+                agent,
+                public,
+            } => {
+                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                if !public {
+                    return Ok(());
+                }
+                t.public_replies = t.public_replies.saturating_add(1);
+                let (timer, started) = if t.first_reply_ms == NEVER {
+                    t.first_reply_ms = ts;
+                    (Timer::FirstResponse, t.created_ms)
+                } else if t.waiting_since_ms != NEVER {
+                    let started = std::mem::replace(&mut t.waiting_since_ms, NEVER);
+                    (Timer::NextReply, started)
+                } else {
+                    (Timer::FirstResponse, NEVER)
+                };
+                let (dims, queue, needs_agent) = (t.dims(), t.queue, t.agent == NO_AGENT);
+                if needs_agent {
+                    let id = self.agent_labels.intern(&agent);
+                    if let Some(t) = self.tickets.get_mut(&ticket) {
+                        t.agent = id;
+                    }
+                }
+                if started != NEVER {
+                    self.observe_ticket(at, dims, queue, timer, ts - started);
+                    let kind = match timer {
+                        Timer::NextReply => SlaKind::NextReply,
+                        _ => SlaKind::FirstResponse,
+                    };
+                    self.sla_op(ticket, |sla, c, terms| {
+                        sla.stop(ticket, c, terms, kind, true, ts)
+                    });
+                }
+            }
+            Kind::CustomerReplied { ticket } => {
+                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                // Replies before the first agent reply start no clock (§7.6).
+                if t.first_reply_ms != NEVER && ts > t.first_reply_ms {
+                    t.customer_replied_after_reply = true;
+                    let starts_clock = t.waiting_since_ms == NEVER;
+                    if starts_clock || ts < t.waiting_since_ms {
+                        t.waiting_since_ms = ts;
+                    }
+                    if starts_clock {
+                        self.sla_op(ticket, |sla, c, terms| {
+                            sla.start(ticket, c, terms, SlaKind::NextReply, ts)
+                        });
+                    }
+                }
+            }
+            Kind::StatusChanged { ticket, status } => {
+                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                let before = t.sla_terms();
+                t.status = status;
+                self.sla_change(ticket, before, false, ts);
+            }
+            Kind::TicketUpdated {
+                ticket,
+                priority,
+                queue,
+                category,
+            } => {
+                if !self.tickets.contains_key(&ticket) {
+                    return Err(Reject::UnknownTicket);
+                }
+                let queue = queue.map(|q| self.queues.intern(&q));
+                let category = category.map(|c| self.categories.intern(&c));
+                if let Some(t) = self.tickets.get_mut(&ticket) {
+                    let before = t.sla_terms();
+                    t.priority = priority.unwrap_or(t.priority);
+                    t.queue = queue.unwrap_or(t.queue);
+                    t.category = category.unwrap_or(t.category);
+                    if (before.priority, before.queue) != (t.priority, t.queue) {
+                        self.sla_change(ticket, before, true, ts);
+                    }
+                }
+            }
+            Kind::Resolved {
+                ticket,
+                agent,
+                outcome,
+            } => {
+                if !self.tickets.contains_key(&ticket) {
+                    return Err(Reject::UnknownTicket);
+                }
+                let agent = agent.map(|a| self.agent_labels.intern(&a));
+                let Some(t) = self.tickets.get_mut(&ticket) else {
+                    return Err(Reject::UnknownTicket);
+                };
+                // A second resolution without a reopen changes nothing.
+                if t.is_resolved() {
+                    return Ok(());
+                }
+                t.resolved_ms = ts;
+                if let Some(a) = agent {
+                    t.agent = a;
+                }
+                let first = !std::mem::replace(&mut t.first_resolution_done, true);
+                let fcr = first && t.public_replies == 1 && !t.customer_replied_after_reply;
+                let (dims, queue, category, agent, created) =
+                    (t.dims(), t.queue, t.category, t.agent, t.created_ms);
+                self.cumulative.count_ticket(dims, TicketCounter::Resolved);
+                // A resolution ends the reply clocks without a verdict and
+                // judges the resolution clock (SPEC §4.2).
+                self.sla_op(ticket, |sla, c, terms| {
+                    sla.stop(ticket, c, terms, SlaKind::FirstResponse, false, ts);
+                    sla.stop(ticket, c, terms, SlaKind::NextReply, false, ts);
+                    sla.stop(ticket, c, terms, SlaKind::Resolution, true, ts);
+                });
+                if agent != NO_AGENT {
+                    *self.cumulative.agent_resolutions.entry(agent).or_default() += 1;
+                }
+                self.record(at, Some(queue), None, |tally| tally.add(Count::Resolved, 1));
+                if first {
+                    if fcr {
+                        self.cumulative
+                            .count_ticket(dims, TicketCounter::FirstContactResolutions);
+                    }
+                    self.record(at, Some(queue), None, |tally| {
+                        tally.add(Count::FirstResolutions, 1);
+                        tally.add(Count::FirstContactResolutions, fcr as u64);
+                    });
+                    self.observe_ticket(at, dims, queue, Timer::Resolution, ts - created);
+                }
+                if let Some(outcome) = outcome {
+                    self.record(at, None, None, |tally| {
+                        tally.outcome(category, outcome == Outcome::Success)
+                    });
+                }
+            }
+            Kind::Reopened { ticket } => {
+                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                if !t.is_resolved() {
+                    return Ok(());
+                }
+                let before = t.sla_terms();
+                t.resolved_ms = NEVER;
+                t.status = TicketStatus::Open;
+                let (dims, queue) = (t.dims(), t.queue);
+                self.sla_change(ticket, before, false, ts);
+                self.cumulative.count_ticket(dims, TicketCounter::Reopened);
+                self.record(at, Some(queue), None, |tally| tally.add(Count::Reopened, 1));
+            }
+            Kind::Closed { ticket } => {
+                let mut t = self.tickets.remove(&ticket).ok_or(Reject::UnknownTicket)?;
+                let terms = t.sla_terms();
+                if let Some(clocks) = t.sla.as_deref_mut() {
+                    self.sla.drop_all(clocks, &terms);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn observe_ticket(&mut self, at: At, dims: TicketDims, queue: u16, timer: Timer, ms: i64) {
+        let ms = ms.max(0) as u64;
+        self.cumulative.observe_ticket(dims, timer, ms);
+        self.record(at, Some(queue), None, |tally| tally.observe(timer, ms));
+    }
+}
+
+/// The ticket an event changes, for the ticket events that need it open.
+fn open_ticket_of(kind: &Kind) -> Option<u64> {
+    match *kind {
+        Kind::TicketAssigned { ticket, .. }
+        | Kind::AgentReplied { ticket, .. }
+        | Kind::CustomerReplied { ticket }
+        | Kind::StatusChanged { ticket, .. }
+        | Kind::TicketUpdated { ticket, .. }
+        | Kind::Resolved { ticket, .. }
+        | Kind::Reopened { ticket }
+        | Kind::Closed { ticket } => Some(ticket),
+        _ => None,
+    }
+}
