@@ -9,6 +9,7 @@ use prometheus::TextEncoder;
 use crate::engine::cumulative::{
     ClassicHistogram, InteractionOutcome, TicketCounter, INTERACTION_BUCKETS, TICKET_BUCKETS,
 };
+use crate::engine::sla::policy::Kind as SlaKind;
 use crate::engine::snapshot::Snapshot;
 use crate::engine::windows::{Tally, Timer};
 use crate::kpi::{self, CustomerCounts, Gauge};
@@ -515,6 +516,21 @@ fn cumulative(f: &mut Families, s: &Snapshot) {
         ];
         f.histogram(&[name, "_seconds"], help, TICKET_BUCKETS, &labels, h);
     }
+    for ((kind, (channel, priority, queue)), h) in &c.business_timers {
+        let labels = [
+            ("channel", channel.as_str()),
+            ("priority", priority.as_str()),
+            ("queue", queue.as_str()),
+        ];
+        let help = "business time an SLA clock counted, pauses excluded, when it stopped with a verdict under a calendar";
+        f.histogram(
+            &[kind.as_str(), "_business_seconds"],
+            help,
+            TICKET_BUCKETS,
+            &labels,
+            h,
+        );
+    }
     for ((timer, (queue, channel)), h) in &c.interaction_timers {
         let (name, help) = timer_name(*timer);
         let labels = [("queue", queue.as_str()), ("channel", channel.as_str())];
@@ -610,6 +626,20 @@ fn window_series(f: &mut Families, s: &Snapshot, scope: Scope, window: &str, tal
             f.kpi(&[name], help, MetricType::GAUGE, &labels, v);
         }
     }
+    for kind in SlaKind::ALL {
+        if let Some(v) = kpi::sla_compliance(tally, kind) {
+            let mut labels = labels.clone();
+            labels.insert(0, ("sla", kind.as_str()));
+            let help = "SLA clocks met / (met + breached) in the window";
+            f.kpi(
+                &["sla_compliance_ratio"],
+                help,
+                MetricType::GAUGE,
+                &labels,
+                v,
+            );
+        }
+    }
     if scope == Scope::Centre {
         for (i, name) in s.custom_names.iter().enumerate() {
             if let Some(v) = kpi::custom(tally, i) {
@@ -688,6 +718,26 @@ fn live(f: &mut Families, s: &Snapshot) {
             &labels,
             longest,
         );
+    }
+    for (gauge, map, help) in [
+        (
+            "tickets_sla_breached",
+            &l.sla_breached,
+            "open tickets whose SLA clock of this kind breached and still runs",
+        ),
+        (
+            "tickets_sla_at_risk",
+            &l.sla_at_risk,
+            "open tickets whose running SLA clock of this kind is at risk",
+        ),
+    ] {
+        for &kind in &l.sla_kinds {
+            for queue in &l.queues {
+                let n = map.get(&(kind, queue.clone())).copied().unwrap_or(0);
+                let labels = [("sla", kind.as_str()), ("queue", queue.as_str())];
+                f.kpi(&[gauge], help, GAUGE, &labels, n as f64);
+            }
+        }
     }
     for status in AgentStatus::ALL {
         let n = l.agents.get(&status).copied().unwrap_or(0) as f64;

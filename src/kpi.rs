@@ -1,6 +1,7 @@
 //! KPI formulas (SPEC §2, §7): the one place where a windowed KPI is
 //! computed from what a window counted.
 
+use crate::engine::sla::policy::Kind as SlaKind;
 use crate::engine::windows::{hdr_layout, Count, SparseHistogram, Tally};
 use crate::engine::IdMap;
 
@@ -139,6 +140,13 @@ pub fn gauge(
             }
         }
     }
+}
+
+/// SLA compliance of `kind` over a window: met ÷ (met + breached), as
+/// SPEC §4.4 places them; `None` when both are 0.
+pub fn sla_compliance(t: &Tally, kind: SlaKind) -> Option<f64> {
+    let met = t.get(Count::sla(kind, true));
+    ratio(met, met + t.get(Count::sla(kind, false)))
 }
 
 /// Custom ratio `index` of the config over a window.

@@ -141,10 +141,10 @@ impl Settings {
             overrides,
         })?;
         if !config.sla_rules.is_off() {
-            // Said at every start so that nobody relies on SLA series that
-            // this version does not export yet.
+            // Said at every start so that nobody relies on live firing
+            // that this version does not do yet.
             tracing::warn!(
-                "[sla]: this version exports support_sla_met_total and support_sla_breaches_total only, and live mode fires deadlines only as events arrive"
+                "[sla]: in this version live mode fires deadlines only as events arrive, not by the wall clock"
             );
         }
         Ok(config)

@@ -198,13 +198,26 @@ hours = { mon = ["09:00-18:00"], tue = ["09:00-18:00"], wed = ["09:00-18:00"], t
     reply(&mut s, "met", monday_0955);
     reply(&mut s, "late", monday_0955 + 1);
     let run = replay_with_config(&s.lines(), config);
+    let m = &run.metrics;
+    assert_eq!(count(m, "support_sla_met_total", "first_response"), 1.0);
     assert_eq!(
-        count(&run.metrics, "support_sla_met_total", "first_response"),
+        count(m, "support_sla_breaches_total", "first_response"),
         1.0
     );
+    // Business time counted: 1 h when met, 1 h 1 ms when it stopped late;
+    // the calendar time of the same replies is over 2.5 days each.
+    let l = [
+        ("channel", "email"),
+        ("priority", "normal"),
+        ("queue", "support"),
+    ];
+    let (sum, n) = window_sum_count(m, "support_first_response_business_seconds", &l);
+    assert_eq!((n, sum), (2.0, 7200.001));
+    let le_3600 = [l.as_slice(), &[("le", "3600")]].concat();
     assert_eq!(
-        count(&run.metrics, "support_sla_breaches_total", "first_response"),
-        1.0
+        m.value("support_first_response_business_seconds_bucket", &le_3600),
+        1.0,
+        "1 h is inside le=3600, 1 h 1 ms is not"
     );
 }
 
@@ -218,7 +231,111 @@ fn without_a_policy_no_sla_series_is_exported() {
         run.metrics
             .series
             .keys()
-            .all(|(name, _)| !name.contains("sla")),
+            .all(|(name, _)| !name.contains("sla") && !name.contains("business")),
         "no SLA series without [[sla.policy]]"
+    );
+}
+
+/// The breached and at-risk gauges of first response in queue `support`.
+fn open_gauges(m: &Metrics) -> (f64, f64) {
+    let l = [("sla", "first_response"), ("queue", "support")];
+    (
+        m.value("support_tickets_sla_breached", &l),
+        m.value("support_tickets_sla_at_risk", &l),
+    )
+}
+
+#[test]
+fn at_risk_from_the_configured_fraction_then_breached_until_it_stops() {
+    // at_risk = 0.8 of 1 h: at risk from 48 min counted; breached after
+    // the deadline at 1 h; the late reply at 1 h 10 min stops the clock.
+    let config = format!("[sla]\nat_risk = 0.8\n{PLAIN}");
+    let mut s = Stream::new();
+    created(&mut s, "t1", T0);
+    reply(&mut s, "t1", T0 + 70 * MIN);
+    let lines = join(&s.lines()[..1]);
+    for (at, breached, at_risk) in [
+        (T0 + 48 * MIN - 1, 0.0, 0.0),
+        (T0 + 48 * MIN, 0.0, 1.0),
+        (T0 + HOUR, 0.0, 1.0),
+        (T0 + HOUR + 1, 1.0, 0.0),
+    ] {
+        let run = replay_with_args(&lines, Some(&config), &["--at", &rfc3339(at)]);
+        run.assert_ok();
+        assert_eq!(
+            open_gauges(&run.metrics),
+            (breached, at_risk),
+            "(breached, at risk) at {}",
+            rfc3339(at)
+        );
+    }
+    let m = &replay_with_config(&s.lines(), &config).metrics;
+    assert_eq!(open_gauges(m), (0.0, 0.0), "the late reply stopped it");
+    assert_eq!(
+        count(m, "support_sla_breaches_total", "first_response"),
+        1.0
+    );
+    assert_eq!(count(m, "support_sla_met_total", "first_response"), 0.0);
+    // Every queue seen and every kind some policy has a target for shows,
+    // as 0 when nothing is breached; next_reply has no target anywhere.
+    let resolution = [("sla", "resolution"), ("queue", "support")];
+    assert_eq!(m.value("support_tickets_sla_at_risk", &resolution), 0.0);
+    assert_eq!(m.value("support_tickets_sla_breached", &resolution), 0.0);
+    assert_eq!(
+        m.count("support_tickets_sla_breached", &[("sla", "next_reply")]),
+        0
+    );
+}
+
+#[test]
+fn compliance_per_window_places_breaches_at_their_deadline_and_skips_late_met() {
+    // First response 1 h (PLAIN); lateness 300 s by default.
+    let mut s = Stream::new();
+    for t in ["t1", "t2", "t3"] {
+        created(&mut s, t, T0);
+    }
+    created(&mut s, "t6", T0 + 30 * MIN);
+    created(&mut s, "t4", T0 + 50 * MIN);
+    reply(&mut s, "t1", T0 + 30 * MIN); // met at T0+30m
+                                        // The clock moves to T0+61m: t2 and t3 breach at their deadline T0+1h,
+                                        // and t3's reply then stops it late (no second count).
+    reply(&mut s, "t3", T0 + 61 * MIN);
+    // The clock jumps to T0+2h: t6 breaches at its deadline, T0+90m.
+    created(&mut s, "t5", T0 + 2 * HOUR);
+    // Read after t3's reply, 6 min behind the clock: late. t4 met its
+    // target (5 min counted): in the counter, not in the windows (§4.4).
+    let mut lines = s.lines();
+    let late_reply = json!({"ticket_id": "t4", "agent_id": "ann"});
+    let late_reply = event("late", "ticket.agent_replied", T0 + 55 * MIN, late_reply);
+    lines.insert(lines.len() - 1, late_reply);
+    let run = replay_with_args(
+        &join(&lines),
+        Some(PLAIN),
+        &["--at", &rfc3339(T0 + 121 * MIN)],
+    );
+    assert_eq!(run.assert_ok().late(), 1.0);
+    let m = &run.metrics;
+    assert_eq!(count(m, "support_sla_met_total", "first_response"), 2.0);
+    assert_eq!(
+        count(m, "support_sla_breaches_total", "first_response"),
+        3.0
+    );
+    for queue in [None, Some("support")] {
+        let ratio = |window: &str| {
+            let mut l = vec![("sla", "first_response"), ("window", window)];
+            l.extend(queue.map(|q| ("queue", q)));
+            m.get("support_sla_compliance_ratio", &l)
+        };
+        // 5m holds none of them (t6's breach counted when it fired, at
+        // T0+2h, would be here); 1h holds t6's breach at T0+90m only; 24h
+        // holds t1 met and three breaches, not t4's late met.
+        assert_eq!(ratio("5m"), None, "{queue:?}: absent when empty");
+        assert_eq!(ratio("1h"), Some(0.0), "{queue:?}");
+        assert_eq!(ratio("24h"), Some(0.25), "{queue:?}");
+    }
+    assert_eq!(
+        m.count("support_sla_compliance_ratio", &[("sla", "resolution")]),
+        0,
+        "no resolution verdict yet"
     );
 }

@@ -5,6 +5,8 @@ use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::sla::policy::Kind as SlaKind;
+use super::windows::Timer;
 use crate::decode::{Channel, Priority};
 
 /// Bucket upper bounds (seconds) for ticket durations: minutes to weeks.
@@ -80,8 +82,8 @@ pub enum TicketCounter {
     NpsPassive,
     NpsDetractor,
     /// SLA clocks stopped within target, and clocks that breached.
-    SlaMet(crate::engine::sla::policy::Kind),
-    SlaBreached(crate::engine::sla::policy::Kind),
+    SlaMet(SlaKind),
+    SlaBreached(SlaKind),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -94,10 +96,12 @@ pub enum InteractionOutcome {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Cumulative {
     pub tickets: FxHashMap<(TicketDims, TicketCounter), u64>,
-    pub ticket_timers: FxHashMap<(TicketDims, crate::engine::windows::Timer), ClassicHistogram>,
+    pub ticket_timers: FxHashMap<(TicketDims, Timer), ClassicHistogram>,
     pub interactions: FxHashMap<(InteractionDims, InteractionOutcome), u64>,
-    pub interaction_timers:
-        FxHashMap<(InteractionDims, crate::engine::windows::Timer), ClassicHistogram>,
+    pub interaction_timers: FxHashMap<(InteractionDims, Timer), ClassicHistogram>,
+    /// Counted time of SLA clocks that stopped with a verdict under a
+    /// policy with a calendar (SPEC §4.5).
+    pub business_timers: FxHashMap<(TicketDims, SlaKind), ClassicHistogram>,
     /// Resolutions by agent label id.
     pub agent_resolutions: FxHashMap<u16, u64>,
 }
@@ -111,29 +115,33 @@ impl Cumulative {
         *self.interactions.entry((dims, outcome)).or_default() += 1;
     }
 
-    pub fn observe_ticket(
-        &mut self,
-        dims: TicketDims,
-        timer: crate::engine::windows::Timer,
-        ms: u64,
-    ) {
-        self.ticket_timers
-            .entry((dims, timer))
-            .or_insert_with(|| ClassicHistogram::new(TICKET_BUCKETS))
-            .observe(TICKET_BUCKETS, ms);
+    pub fn observe_ticket(&mut self, dims: TicketDims, timer: Timer, ms: u64) {
+        observe(&mut self.ticket_timers, (dims, timer), TICKET_BUCKETS, ms);
     }
 
-    pub fn observe_interaction(
-        &mut self,
-        dims: InteractionDims,
-        timer: crate::engine::windows::Timer,
-        ms: u64,
-    ) {
-        self.interaction_timers
-            .entry((dims, timer))
-            .or_insert_with(|| ClassicHistogram::new(INTERACTION_BUCKETS))
-            .observe(INTERACTION_BUCKETS, ms);
+    pub fn observe_interaction(&mut self, dims: InteractionDims, timer: Timer, ms: u64) {
+        observe(
+            &mut self.interaction_timers,
+            (dims, timer),
+            INTERACTION_BUCKETS,
+            ms,
+        );
     }
+
+    pub fn observe_business(&mut self, dims: TicketDims, kind: SlaKind, ms: u64) {
+        observe(&mut self.business_timers, (dims, kind), TICKET_BUCKETS, ms);
+    }
+}
+
+fn observe<K: std::hash::Hash + Eq>(
+    map: &mut FxHashMap<K, ClassicHistogram>,
+    key: K,
+    bounds: &[f64],
+    ms: u64,
+) {
+    map.entry(key)
+        .or_insert_with(|| ClassicHistogram::new(bounds))
+        .observe(bounds, ms);
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::cumulative::{ClassicHistogram, InteractionOutcome, TicketCounter};
+use super::sla::policy::Kind as SlaKind;
 use super::windows::{Count, OutcomeTally, Tally, Timer};
 use super::{Engine, NEVER, NO_AGENT};
 use crate::decode::{AgentStatus, Channel, Priority, TicketStatus};
@@ -40,6 +41,7 @@ pub struct CumulativeSeries {
     pub ticket_timers: BTreeMap<(Timer, TicketLabels), ClassicHistogram>,
     pub interactions: BTreeMap<(InteractionOutcome, InteractionLabels), u64>,
     pub interaction_timers: BTreeMap<(Timer, InteractionLabels), ClassicHistogram>,
+    pub business_timers: BTreeMap<(SlaKind, TicketLabels), ClassicHistogram>,
     pub agent_resolutions: BTreeMap<String, u64>,
 }
 
@@ -55,6 +57,12 @@ pub struct Live {
     pub waiting: BTreeMap<String, u64>,
     pub longest_waiting_since_ms: BTreeMap<String, i64>,
     pub agents: BTreeMap<AgentStatus, u64>,
+    /// SLA kinds some policy has a target for: their gauges show zeros.
+    pub sla_kinds: Vec<SlaKind>,
+    /// Open tickets with a breached running clock, and at risk, by kind
+    /// and queue name.
+    pub sla_breached: BTreeMap<(SlaKind, String), u64>,
+    pub sla_at_risk: BTreeMap<(SlaKind, String), u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -163,6 +171,11 @@ impl Engine {
                 .iter()
                 .map(|((d, t), h)| ((*t, interaction(d)), h.clone()))
                 .collect(),
+            business_timers: c
+                .business_timers
+                .iter()
+                .map(|((d, k), h)| ((*k, ticket(d)), h.clone()))
+                .collect(),
             agent_resolutions: c
                 .agent_resolutions
                 .iter()
@@ -198,7 +211,22 @@ impl Engine {
             *agents.entry(agent.status).or_default() += 1;
         }
         let queue = |id: u16| self.queues.name(id).to_owned();
+        // Kept up to date by the clocks as they change: no walk here.
+        let by_kind = |gauge: &[[u64; 3]]| {
+            let mut named = BTreeMap::new();
+            for (id, counts) in gauge.iter().enumerate() {
+                for kind in SlaKind::ALL {
+                    if counts[kind as usize] > 0 {
+                        named.insert((kind, queue(id as u16)), counts[kind as usize]);
+                    }
+                }
+            }
+            named
+        };
         Live {
+            sla_kinds: self.sla.rules().kinds_in_use().collect(),
+            sla_breached: by_kind(self.sla.breached_gauge()),
+            sla_at_risk: by_kind(self.sla.at_risk_gauge()),
             queues: self.queues.names().map(|(_, n)| n.to_owned()).collect(),
             tickets_open: open
                 .into_iter()
@@ -295,6 +323,7 @@ impl Snapshot {
         add_counts(&mut c.agent_resolutions, &theirs.agent_resolutions);
         merge_histograms(&mut c.ticket_timers, &theirs.ticket_timers);
         merge_histograms(&mut c.interaction_timers, &theirs.interaction_timers);
+        merge_histograms(&mut c.business_timers, &theirs.business_timers);
 
         let (l, theirs) = (&mut self.live, &other.live);
         for queue in &theirs.queues {
@@ -305,6 +334,13 @@ impl Snapshot {
         add_counts(&mut l.tickets_open, &theirs.tickets_open);
         add_counts(&mut l.waiting, &theirs.waiting);
         add_counts(&mut l.agents, &theirs.agents);
+        add_counts(&mut l.sla_breached, &theirs.sla_breached);
+        add_counts(&mut l.sla_at_risk, &theirs.sla_at_risk);
+        for kind in &theirs.sla_kinds {
+            if !l.sla_kinds.contains(kind) {
+                l.sla_kinds.push(*kind);
+            }
+        }
         keep_all_earliest(&mut l.oldest_open_ms, &theirs.oldest_open_ms);
         keep_all_earliest(&mut l.oldest_unanswered_ms, &theirs.oldest_unanswered_ms);
         keep_all_earliest(
@@ -380,9 +416,56 @@ mod tests {
         lines
     }
 
+    /// Targets short enough for the generated stream to meet and breach
+    /// every kind, one policy under a calendar.
+    const SLA: &str = r#"
+[[sla.policy]]
+name = "office"
+queues = ["general"]
+calendar = "office"
+[sla.policy.targets]
+normal = { first_response = "10m", next_reply = "10m", resolution = "1h" }
+high = { first_response = "5m", resolution = "30m" }
+[[sla.policy]]
+name = "rest"
+[sla.policy.targets]
+normal = { first_response = "20m", next_reply = "20m", resolution = "2h" }
+[sla.calendar.office]
+timezone = "Europe/Berlin"
+hours = { mon = ["09:00-17:00"], tue = ["09:00-17:00"], wed = ["09:00-17:00"], thu = ["09:00-17:00"], fri = ["09:00-17:00"] }
+"#;
+
     #[test]
     fn merged_shards_show_what_one_engine_shows() {
-        let config = Config::default();
+        merged_shards_match(&Config::default());
+    }
+
+    #[test]
+    fn merged_shards_with_sla_clocks_show_what_one_engine_shows() {
+        let config = Config::parse(SLA).expect("the SLA config is valid");
+        let text = merged_shards_match(&config);
+        for family in [
+            "support_sla_met_total",
+            "support_sla_breaches_total",
+            "support_sla_compliance_ratio",
+            "support_tickets_sla_breached",
+            "support_tickets_sla_at_risk",
+            "support_first_response_business_seconds_count",
+            "support_next_reply_business_seconds_count",
+            "support_resolution_business_seconds_count",
+        ] {
+            assert!(
+                text.iter()
+                    .any(|l| l.starts_with(family) && !l.ends_with(" 0")),
+                "the stream gives {family} a non-zero series"
+            );
+        }
+    }
+
+    /// Feeds one engine and three shards keyed as in live mode the same
+    /// generated stream, and returns the one engine's `support_` lines
+    /// after checking that the merged shards export exactly them.
+    fn merged_shards_match(config: &Config) -> Vec<String> {
         let wall = 4_000_000_000_000;
         let lines: Vec<String> = Generator::new(GeneratorConfig {
             events_per_sec: 5.0,
@@ -390,11 +473,11 @@ mod tests {
         })
         .take(30_000)
         .collect();
-        let mut whole = Engine::new(&config);
+        let mut whole = Engine::new(config);
         let mut shards = [
-            Engine::new(&config),
-            Engine::new(&config),
-            Engine::new(&config),
+            Engine::new(config),
+            Engine::new(config),
+            Engine::new(config),
         ];
         for line in &lines {
             whole
@@ -429,5 +512,6 @@ mod tests {
             merged.health.accepted_by_type,
             whole.snapshot(now).health.accepted_by_type
         );
+        expected
     }
 }

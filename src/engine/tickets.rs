@@ -71,7 +71,7 @@ impl Engine {
     pub(super) fn apply_ticket(&mut self, kind: Kind<'_>, at: At) -> Result<(), Reject> {
         let ts = at.ts;
         if let Some(ticket) = open_ticket_of(&kind) {
-            self.sla_catch_up(ticket, ts);
+            self.sla_catch_up(ticket, at);
         }
         match kind {
             Kind::TicketCreated {
@@ -134,7 +134,7 @@ impl Engine {
                     t.queue = q;
                 }
                 if before.queue != t.queue {
-                    self.sla_change(ticket, before, true, ts);
+                    self.sla_change(ticket, before, true, at);
                 }
             }
             Kind::AgentReplied {
@@ -169,7 +169,7 @@ impl Engine {
                         Timer::NextReply => SlaKind::NextReply,
                         _ => SlaKind::FirstResponse,
                     };
-                    self.sla_op(ticket, |sla, c, terms| {
+                    self.sla_op(ticket, at, |sla, c, terms| {
                         sla.stop(ticket, c, terms, kind, true, ts)
                     });
                 }
@@ -184,7 +184,7 @@ impl Engine {
                         t.waiting_since_ms = ts;
                     }
                     if starts_clock {
-                        self.sla_op(ticket, |sla, c, terms| {
+                        self.sla_op(ticket, at, |sla, c, terms| {
                             sla.start(ticket, c, terms, SlaKind::NextReply, ts)
                         });
                     }
@@ -194,7 +194,7 @@ impl Engine {
                 let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
                 let before = t.sla_terms();
                 t.status = status;
-                self.sla_change(ticket, before, false, ts);
+                self.sla_change(ticket, before, false, at);
             }
             Kind::TicketUpdated {
                 ticket,
@@ -213,7 +213,7 @@ impl Engine {
                     t.queue = queue.unwrap_or(t.queue);
                     t.category = category.unwrap_or(t.category);
                     if (before.priority, before.queue) != (t.priority, t.queue) {
-                        self.sla_change(ticket, before, true, ts);
+                        self.sla_change(ticket, before, true, at);
                     }
                 }
             }
@@ -244,7 +244,7 @@ impl Engine {
                 self.cumulative.count_ticket(dims, TicketCounter::Resolved);
                 // A resolution ends the reply clocks without a verdict and
                 // judges the resolution clock (SPEC §4.2).
-                self.sla_op(ticket, |sla, c, terms| {
+                self.sla_op(ticket, at, |sla, c, terms| {
                     sla.stop(ticket, c, terms, SlaKind::FirstResponse, false, ts);
                     sla.stop(ticket, c, terms, SlaKind::NextReply, false, ts);
                     sla.stop(ticket, c, terms, SlaKind::Resolution, true, ts);
@@ -279,7 +279,7 @@ impl Engine {
                 t.resolved_ms = NEVER;
                 t.status = TicketStatus::Open;
                 let (dims, queue) = (t.dims(), t.queue);
-                self.sla_change(ticket, before, false, ts);
+                self.sla_change(ticket, before, false, at);
                 self.cumulative.count_ticket(dims, TicketCounter::Reopened);
                 self.record(at, Some(queue), None, |tally| tally.add(Count::Reopened, 1));
             }

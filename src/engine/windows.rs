@@ -8,6 +8,7 @@ use chrono::{NaiveTime, TimeZone};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::sla::policy::Kind as SlaKind;
 use crate::config::SLOTS_PER_WINDOW;
 
 /// The duration KPIs that have windowed summaries.
@@ -56,9 +57,37 @@ pub enum Count {
     Churns,
     BusyMs,
     OnlineMs,
+    /// SLA clocks met, and breached, by kind (SPEC §4.4 places them).
+    SlaMetFirstResponse,
+    SlaMetNextReply,
+    SlaMetResolution,
+    SlaBreachedFirstResponse,
+    SlaBreachedNextReply,
+    SlaBreachedResolution,
 }
 
-pub const COUNT_KINDS: usize = 23;
+pub const COUNT_KINDS: usize = 29;
+
+impl Count {
+    /// The count of SLA clocks of `kind` that met their target, or breached.
+    pub fn sla(kind: SlaKind, met: bool) -> Count {
+        const MET: [Count; 3] = [
+            Count::SlaMetFirstResponse,
+            Count::SlaMetNextReply,
+            Count::SlaMetResolution,
+        ];
+        const BREACHED: [Count; 3] = [
+            Count::SlaBreachedFirstResponse,
+            Count::SlaBreachedNextReply,
+            Count::SlaBreachedResolution,
+        ];
+        if met {
+            MET[kind as usize]
+        } else {
+            BREACHED[kind as usize]
+        }
+    }
+}
 
 /// A histogram that stores only the HDR buckets it has seen, so that an
 /// empty or sparse slot costs almost nothing. Keys are the lowest value of

@@ -117,6 +117,10 @@ impl Sla {
         }
     }
 
+    pub fn rules(&self) -> &SlaRules {
+        &self.rules
+    }
+
     /// Timer entries held, stale ones included.
     pub fn timer_len(&self) -> usize {
         self.timer.len()

@@ -1,40 +1,51 @@
 //! Where the engine drives a ticket's SLA clocks from its events and the
 //! timer, and counts what they decide under the ticket's labels.
 
-use super::super::Engine;
 use super::clocks::{Sla, Terms, TicketClocks, Verdict};
 use crate::engine::cumulative::TicketCounter;
 use crate::engine::tickets::Ticket;
+use crate::engine::windows::Count;
+use crate::engine::{At, Engine};
 
 impl Engine {
     /// Fires every SLA deadline before `now_ms` (SPEC §4.4): after each
-    /// accepted event with the clock, and at the export instant.
+    /// accepted event with the clock, at the export instant, and live by
+    /// the wall clock.
     pub fn advance(&mut self, now_ms: i64) {
         if !self.settings.sla_on {
             return;
         }
-        while let Some((at, ticket)) = self.sla.pop_due(now_ms) {
+        while let Some((due_ms, ticket)) = self.sla.pop_due(now_ms) {
             if let Some(t) = self.tickets.get_mut(&ticket) {
                 let terms = t.sla_terms();
                 if let Some(clocks) = t.sla.as_deref_mut() {
-                    self.sla.fire(ticket, clocks, &terms, at);
+                    self.sla.fire(ticket, clocks, &terms, due_ms);
                 }
             }
-            self.count_sla(ticket);
+            // Firing gives only breaches, each counted at its deadline;
+            // nothing met comes of it to place in the windows.
+            let firing = At {
+                ts: due_ms,
+                in_windows: false,
+            };
+            self.count_sla(ticket, firing);
         }
     }
 
-    /// What of `ticket` fell due before its event at `ts` applies, so that
-    /// its clocks are judged in the order of its events.
-    pub(in crate::engine) fn sla_catch_up(&mut self, ticket: u64, ts: i64) {
-        self.sla_op(ticket, |sla, c, terms| sla.catch_up(ticket, c, terms, ts));
+    /// What of `ticket` fell due before its event applies, so that its
+    /// clocks are judged in the order of its events.
+    pub(in crate::engine) fn sla_catch_up(&mut self, ticket: u64, at: At) {
+        self.sla_op(ticket, at, |sla, c, terms| {
+            sla.catch_up(ticket, c, terms, at.ts)
+        });
     }
 
     /// Runs `op` on a ticket's clocks under its terms now, and counts what
-    /// it decided.
+    /// it decided for the event `at`.
     pub(in crate::engine) fn sla_op(
         &mut self,
         ticket: u64,
+        at: At,
         op: impl FnOnce(&mut Sla, &mut TicketClocks, &Terms),
     ) {
         if !self.settings.sla_on {
@@ -46,17 +57,17 @@ impl Engine {
                 op(&mut self.sla, clocks, &terms);
             }
         }
-        self.count_sla(ticket);
+        self.count_sla(ticket, at);
     }
 
-    /// The ticket's status, priority or queue changed from `before`; with
-    /// `reselect` its policy is chosen again (SPEC §4.2).
+    /// The ticket's status, priority or queue changed from `before` at
+    /// the event `at`; with `reselect` its policy is chosen again (§4.2).
     pub(in crate::engine) fn sla_change(
         &mut self,
         ticket: u64,
         before: Terms,
         reselect: bool,
-        ts: i64,
+        at: At,
     ) {
         if !self.settings.sla_on {
             return;
@@ -66,25 +77,53 @@ impl Engine {
             let (after, awaits) = (t.sla_terms(), t.sla_awaits());
             if let Some(clocks) = t.sla.as_deref_mut() {
                 self.sla
-                    .change(ticket, clocks, &before, &after, place, awaits, ts);
+                    .change(ticket, clocks, &before, &after, place, awaits, at.ts);
             }
         }
-        self.count_sla(ticket);
+        self.count_sla(ticket, at);
     }
 
-    /// Counts the verdicts of the last SLA calls under the ticket's labels.
-    pub(in crate::engine) fn count_sla(&mut self, ticket: u64) {
+    /// Counts the verdicts of the last SLA calls under the ticket's labels:
+    /// the counters, the compliance windows as SPEC §4.4 places them (a met
+    /// clock at its event, unless late; a breach at its deadline, late or
+    /// not) and the business-time histograms.
+    fn count_sla(&mut self, ticket: u64, event: At) {
         let Some(dims) = self.tickets.get(&ticket).map(Ticket::dims) else {
             self.sla.verdicts.clear();
             return;
         };
-        for verdict in self.sla.verdicts.drain(..) {
-            let counter = match verdict {
-                Verdict::Met { kind, .. } => TicketCounter::SlaMet(kind),
-                Verdict::Breached { kind, .. } => TicketCounter::SlaBreached(kind),
-                Verdict::StoppedLate { .. } => continue,
+        // Taken out and put back, so that counting can borrow the engine
+        // while the buffer keeps its allocation.
+        let mut verdicts = std::mem::take(&mut self.sla.verdicts);
+        for verdict in verdicts.drain(..) {
+            let (kind, business_ms) = match verdict {
+                Verdict::Met {
+                    kind, business_ms, ..
+                } => {
+                    self.cumulative
+                        .count_ticket(dims, TicketCounter::SlaMet(kind));
+                    let met = Count::sla(kind, true);
+                    self.record(event, Some(dims.queue), None, |t| t.add(met, 1));
+                    (kind, business_ms)
+                }
+                Verdict::Breached { kind, at_ms } => {
+                    self.cumulative
+                        .count_ticket(dims, TicketCounter::SlaBreached(kind));
+                    let deadline = At {
+                        ts: at_ms,
+                        in_windows: true,
+                    };
+                    let breached = Count::sla(kind, false);
+                    self.record(deadline, Some(dims.queue), None, |t| t.add(breached, 1));
+                    continue;
+                }
+                Verdict::StoppedLate { kind, business_ms } => (kind, business_ms),
             };
-            self.cumulative.count_ticket(dims, counter);
+            if let Some(ms) = business_ms {
+                self.cumulative
+                    .observe_business(dims, kind, ms.max(0) as u64);
+            }
         }
+        self.sla.verdicts = verdicts;
     }
 }
