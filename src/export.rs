@@ -557,7 +557,7 @@ fn windowed(f: &mut Families, s: &Snapshot) {
     }
     for (window, by_category) in s.window_names.iter().zip(&s.outcomes) {
         for (category, o) in by_category {
-            if o.total > 0 {
+            if let Some(v) = kpi::outcome_success(o) {
                 let labels = [("category", category.as_str()), ("window", window.as_str())];
                 let help = "resolutions with outcome success / resolutions with an outcome";
                 f.kpi(
@@ -565,7 +565,7 @@ fn windowed(f: &mut Families, s: &Snapshot) {
                     help,
                     MetricType::GAUGE,
                     &labels,
-                    o.success as f64 / o.total as f64,
+                    v,
                 );
             }
         }
@@ -590,20 +590,11 @@ fn window_series(f: &mut Families, s: &Snapshot, scope: Scope, window: &str, tal
             &summary,
         );
         let none = CustomerCounts::default();
-        for (gauge, name, help) in [
-            (
-                Gauge::Csat,
-                "agent_csat_ratio",
-                "satisfied CSAT responses / all CSAT responses, by agent",
-            ),
-            (
-                Gauge::Iqs,
-                "agent_iqs_score",
-                "mean internal quality review score, by agent",
-            ),
-        ] {
+        for gauge in Gauge::PER_AGENT {
             if let Some(v) = kpi::gauge(gauge, tally, &none, 0) {
-                f.kpi(&[name], help, MetricType::GAUGE, &labels, v);
+                let (name, help) = gauge_name(gauge);
+                let help = format!("{help}, by agent");
+                f.kpi(&["agent_", name], &help, MetricType::GAUGE, &labels, v);
             }
         }
         return;

@@ -2,7 +2,7 @@
 //! computed from what a window counted.
 
 use crate::engine::sla::policy::Kind as SlaKind;
-use crate::engine::windows::{hdr_layout, Count, SparseHistogram, Tally};
+use crate::engine::windows::{hdr_layout, Count, OutcomeTally, SparseHistogram, Tally};
 use crate::engine::IdMap;
 
 /// Quantiles exported for every windowed duration summary.
@@ -59,6 +59,9 @@ impl Gauge {
         Gauge::RepeatCustomer,
         Gauge::TicketsPerCustomer,
     ];
+    /// Gauges that also exist per agent: those whose events name one
+    /// (the README's agent rules).
+    pub const PER_AGENT: [Gauge; 2] = [Gauge::Csat, Gauge::Iqs];
 }
 
 /// Distinct customers among the tickets created in a window (§7.8).
@@ -140,6 +143,11 @@ pub fn gauge(
             }
         }
     }
+}
+
+/// Share of resolutions with an outcome that succeeded, per category.
+pub fn outcome_success(o: &OutcomeTally) -> Option<f64> {
+    ratio(o.success, o.total)
 }
 
 /// SLA compliance of `kind` over a window: met ÷ (met + breached), as

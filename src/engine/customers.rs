@@ -3,6 +3,7 @@
 //! the internal quality reviews that score the same tickets.
 
 use super::cumulative::{TicketCounter, TicketDims};
+use super::rules::{KpiRules, NpsCategory};
 use super::windows::Count;
 use super::{At, Engine, NO_AGENT};
 use crate::decode::{Channel, Kind, Priority, Reject};
@@ -20,7 +21,7 @@ impl Engine {
             } => {
                 let (dims, ticket_agent) = self.survey_dims(ticket);
                 let agent = agent.map(|a| self.agent_labels.intern(&a)).or(ticket_agent);
-                let satisfied = score >= self.settings.csat_satisfied_min;
+                let satisfied = self.settings.kpi.csat_satisfied(score);
                 let counter = if satisfied {
                     TicketCounter::CsatSatisfied
                 } else {
@@ -34,10 +35,10 @@ impl Engine {
             }
             Kind::Nps { score, .. } => {
                 let (dims, _) = self.survey_dims(None);
-                let (counter, count) = match score {
-                    9.. => (TicketCounter::NpsPromoter, Count::NpsPromoters),
-                    7..=8 => (TicketCounter::NpsPassive, Count::NpsPassives),
-                    _ => (TicketCounter::NpsDetractor, Count::NpsDetractors),
+                let (counter, count) = match KpiRules::nps_category(score) {
+                    NpsCategory::Promoter => (TicketCounter::NpsPromoter, Count::NpsPromoters),
+                    NpsCategory::Passive => (TicketCounter::NpsPassive, Count::NpsPassives),
+                    NpsCategory::Detractor => (TicketCounter::NpsDetractor, Count::NpsDetractors),
                 };
                 self.cumulative.count_ticket(dims, counter);
                 self.record(at, Some(dims.queue), None, |tally| tally.add(count, 1));

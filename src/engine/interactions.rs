@@ -106,7 +106,7 @@ impl Engine {
                 self.interactions.remove(&interaction);
                 self.cumulative
                     .count_interaction(dims, InteractionOutcome::Abandoned);
-                let late = wait > self.settings.service_level_ms;
+                let late = self.settings.kpi.abandoned_late(wait);
                 self.record(at, Some(dims.queue), None, |tally| {
                     tally.add(Count::Abandoned, 1);
                     tally.add(Count::AbandonedLate, late as u64);
@@ -155,7 +155,7 @@ impl Engine {
 
     fn count_answered(&mut self, at: At, dims: InteractionDims, agent: Option<u16>, wait_ms: i64) {
         let wait = wait_ms.max(0) as u64;
-        let in_time = wait_ms <= self.settings.service_level_ms;
+        let in_time = self.settings.kpi.answered_in_time(wait_ms);
         self.cumulative
             .count_interaction(dims, InteractionOutcome::Answered);
         self.cumulative

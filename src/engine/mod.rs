@@ -10,6 +10,7 @@ mod customers;
 pub mod dedup;
 mod interactions;
 pub mod labels;
+pub mod rules;
 pub mod sla;
 pub mod snapshot;
 mod tickets;
@@ -28,6 +29,7 @@ use custom::CustomSide;
 use dedup::Dedup;
 use interactions::Interaction;
 use labels::LabelSet;
+use rules::KpiRules;
 use sla::clocks::Sla;
 use tickets::Ticket;
 use windows::{Tally, WindowSet};
@@ -95,8 +97,7 @@ struct Settings {
     lateness_ms: i64,
     resolved_retention_ms: i64,
     interaction_timeout_ms: i64,
-    csat_satisfied_min: i64,
-    service_level_ms: i64,
+    kpi: KpiRules,
     windows_by_queue: bool,
     window_lengths_ms: Vec<i64>,
     window_names: Vec<String>,
@@ -170,8 +171,7 @@ impl Engine {
                 lateness_ms: ms(e.allowed_lateness),
                 resolved_retention_ms: ms(e.resolved_ticket_retention),
                 interaction_timeout_ms: ms(e.interaction_timeout),
-                csat_satisfied_min: e.csat_satisfied_min,
-                service_level_ms: ms(e.service_level_threshold),
+                kpi: KpiRules::new(e),
                 windows_by_queue: config.windowed_by_queue(),
                 today_zone,
                 window_lengths_ms: window_lengths_ms.clone(),

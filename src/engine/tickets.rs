@@ -3,11 +3,12 @@
 //! close. Its SLA clocks ride along (`sla::hooks`).
 
 use super::cumulative::{TicketCounter, TicketDims};
+use super::rules::KpiRules;
 use super::sla::clocks::Terms;
 use super::sla::policy::Kind as SlaKind;
 use super::windows::{Count, Timer};
 use super::{At, Engine, NEVER, NO_AGENT};
-use crate::decode::{Channel, Kind, Outcome, Priority, Reject, TicketStatus};
+use crate::decode::{Channel, Kind, Priority, Reject, TicketStatus};
 use crate::engine::sla::clocks::TicketClocks;
 use serde::{Deserialize, Serialize};
 
@@ -238,7 +239,11 @@ impl Engine {
                     t.agent = a;
                 }
                 let first = !std::mem::replace(&mut t.first_resolution_done, true);
-                let fcr = first && t.public_replies == 1 && !t.customer_replied_after_reply;
+                let fcr = KpiRules::first_contact_resolution(
+                    first,
+                    t.public_replies,
+                    t.customer_replied_after_reply,
+                );
                 let (dims, queue, category, agent, created) =
                     (t.dims(), t.queue, t.category, t.agent, t.created_ms);
                 self.cumulative.count_ticket(dims, TicketCounter::Resolved);
@@ -266,7 +271,7 @@ impl Engine {
                 }
                 if let Some(outcome) = outcome {
                     self.record(at, None, None, |tally| {
-                        tally.outcome(category, outcome == Outcome::Success)
+                        tally.outcome(category, KpiRules::outcome_success(outcome))
                     });
                 }
             }
