@@ -1,4 +1,6 @@
-//! Engine throughput (decode + state + windows, one core) and the time to
+//! Engine throughput (decode + state + windows, one core), without SLA
+//! and with a realistic SLA setup (`realistic_sla.toml`: two calendars,
+//! four policies) on the same stream in the same run, and the time to
 //! render the exposition, on a generated support centre.
 //!
 //! Ten samples each, a few seconds per benchmark. `benches/run` reads
@@ -10,6 +12,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 
 use deskpulse::config::Config;
+use deskpulse::engine::cumulative::TicketCounter;
 use deskpulse::engine::Engine;
 use deskpulse::export;
 use deskpulse::generate::{Generator, GeneratorConfig};
@@ -49,7 +52,25 @@ fn apply(c: &mut Criterion) {
         200_000,
     );
     let config = Config::default();
+    let sla_config =
+        Config::parse(include_str!("realistic_sla.toml")).expect("realistic_sla.toml is valid");
     let engine = replayed(&config, &lines);
+    let with_sla = replayed(&sla_config, &lines).snapshot(engine.clock_ms().unwrap_or(0));
+    let verdicts = |name: &str| -> u64 {
+        let tickets = &with_sla.cumulative.tickets;
+        let counted = tickets.iter().filter(|((counter, _), _)| match counter {
+            TicketCounter::SlaMet(_) => name == "met",
+            TicketCounter::SlaBreached(_) => name == "breached",
+            _ => false,
+        });
+        counted.map(|(_, n)| n).sum()
+    };
+    println!(
+        "sla: {} met, {} breached, {} open tickets breached now",
+        verdicts("met"),
+        verdicts("breached"),
+        with_sla.live.sla_breached.values().sum::<u64>()
+    );
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     println!(
         "stream: {} events, {:.1} MB, {} open tickets at the end",
@@ -70,19 +91,21 @@ fn apply(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8))
         .throughput(Throughput::Elements(lines.len() as u64));
-    group.bench_function("apply", |b| {
-        b.iter_batched(
-            || Engine::new(&config),
-            |mut engine| {
-                for line in &lines {
-                    let _ = engine.apply(black_box(line.as_bytes()), WALL_MS);
-                }
-                // Returned, so that dropping the engine is not timed.
-                engine
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    for (name, config) in [("apply", &config), ("apply_sla", &sla_config)] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || Engine::new(config),
+                |mut engine| {
+                    for line in &lines {
+                        let _ = engine.apply(black_box(line.as_bytes()), WALL_MS);
+                    }
+                    // Returned, so that dropping the engine is not timed.
+                    engine
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
     group.finish();
 }
 

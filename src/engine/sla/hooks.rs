@@ -2,8 +2,7 @@
 //! timer, and counts what they decide under the ticket's labels.
 
 use super::clocks::{Sla, Terms, TicketClocks, Verdict};
-use crate::engine::cumulative::TicketCounter;
-use crate::engine::tickets::Ticket;
+use crate::engine::cumulative::{TicketCounter, TicketDims};
 use crate::engine::windows::Count;
 use crate::engine::{At, Engine};
 
@@ -16,11 +15,12 @@ impl Engine {
             return;
         }
         while let Some((due_ms, ticket)) = self.sla.pop_due(now_ms) {
-            if let Some(t) = self.tickets.get_mut(&ticket) {
-                let terms = t.sla_terms();
-                if let Some(clocks) = t.sla.as_deref_mut() {
-                    self.sla.fire(ticket, clocks, &terms, due_ms);
-                }
+            let Some(t) = self.tickets.get_mut(&ticket) else {
+                continue;
+            };
+            let (terms, dims) = (t.sla_terms(), t.dims());
+            if let Some(clocks) = t.sla.as_deref_mut() {
+                self.sla.fire(ticket, clocks, &terms, due_ms);
             }
             // Firing gives only breaches, each counted at its deadline;
             // nothing met comes of it to place in the windows.
@@ -28,7 +28,7 @@ impl Engine {
                 ts: due_ms,
                 in_windows: false,
             };
-            self.count_sla(ticket, firing);
+            self.count_sla(dims, firing);
         }
     }
 
@@ -51,13 +51,14 @@ impl Engine {
         if !self.settings.sla_on {
             return;
         }
-        if let Some(t) = self.tickets.get_mut(&ticket) {
-            let terms = t.sla_terms();
-            if let Some(clocks) = t.sla.as_deref_mut() {
-                op(&mut self.sla, clocks, &terms);
-            }
+        let Some(t) = self.tickets.get_mut(&ticket) else {
+            return;
+        };
+        let (terms, dims) = (t.sla_terms(), t.dims());
+        if let Some(clocks) = t.sla.as_deref_mut() {
+            op(&mut self.sla, clocks, &terms);
         }
-        self.count_sla(ticket, at);
+        self.count_sla(dims, at);
     }
 
     /// The ticket's status, priority or queue changed from `before` at
@@ -72,26 +73,27 @@ impl Engine {
         if !self.settings.sla_on {
             return;
         }
-        if let Some(t) = self.tickets.get_mut(&ticket) {
-            let place = reselect.then(|| (self.queues.name(t.queue), t.channel));
-            let (after, awaits) = (t.sla_terms(), t.sla_awaits());
-            if let Some(clocks) = t.sla.as_deref_mut() {
-                self.sla
-                    .change(ticket, clocks, &before, &after, place, awaits, at.ts);
-            }
+        let Some(t) = self.tickets.get_mut(&ticket) else {
+            return;
+        };
+        let place = reselect.then(|| (self.queues.name(t.queue), t.channel));
+        let (after, awaits, dims) = (t.sla_terms(), t.sla_awaits(), t.dims());
+        if let Some(clocks) = t.sla.as_deref_mut() {
+            self.sla
+                .change(ticket, clocks, &before, &after, place, awaits, at.ts);
         }
-        self.count_sla(ticket, at);
+        self.count_sla(dims, at);
     }
 
-    /// Counts the verdicts of the last SLA calls under the ticket's labels:
+    /// Counts the verdicts of the last SLA call under the ticket's labels
+    /// `dims` (after the change, for a change):
     /// the counters, the compliance windows as SPEC §4.4 places them (a met
     /// clock at its event, unless late; a breach at its deadline, late or
     /// not) and the business-time histograms.
-    fn count_sla(&mut self, ticket: u64, event: At) {
-        let Some(dims) = self.tickets.get(&ticket).map(Ticket::dims) else {
-            self.sla.verdicts.clear();
+    fn count_sla(&mut self, dims: TicketDims, event: At) {
+        if self.sla.verdicts.is_empty() {
             return;
-        };
+        }
         // Taken out and put back, so that counting can borrow the engine
         // while the buffer keeps its allocation.
         let mut verdicts = std::mem::take(&mut self.sla.verdicts);
