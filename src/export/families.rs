@@ -1,0 +1,188 @@
+//! Building metric families: the family of each name in the order it
+//! was first named, and one series at a time into it.
+
+use std::collections::HashMap;
+
+use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
+
+use crate::engine::cumulative::ClassicHistogram;
+use crate::kpi;
+
+/// Prefix of the processor's own metrics (the KPI prefix is configurable).
+pub(super) const HEALTH: &str = "deskpulse_";
+
+/// Metric families in the order they were first named.
+pub(super) struct Families {
+    prefix: String,
+    pub(super) list: Vec<MetricFamily>,
+    index: HashMap<String, usize>,
+    /// Reused for KPI names, which are looked up once per series.
+    name_buffer: String,
+}
+
+impl Families {
+    pub(super) fn new(prefix: &str) -> Families {
+        Families {
+            prefix: prefix.to_owned(),
+            list: Vec::new(),
+            index: HashMap::new(),
+            name_buffer: String::new(),
+        }
+    }
+
+    pub(super) fn family(&mut self, name: &str, help: &str, kind: MetricType) -> &mut MetricFamily {
+        let i = self.family_index(name, help, kind);
+        &mut self.list[i]
+    }
+
+    /// The family of a KPI metric: the configured prefix, then `parts`.
+    pub(super) fn kpi_family(
+        &mut self,
+        parts: &[&str],
+        help: &str,
+        kind: MetricType,
+    ) -> &mut MetricFamily {
+        let mut name = std::mem::take(&mut self.name_buffer);
+        name.clear();
+        name.push_str(&self.prefix);
+        parts.iter().for_each(|part| name.push_str(part));
+        let i = self.family_index(&name, help, kind);
+        self.name_buffer = name;
+        &mut self.list[i]
+    }
+
+    fn family_index(&mut self, name: &str, help: &str, kind: MetricType) -> usize {
+        match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                let mut family = MetricFamily::default();
+                family.set_name(name.to_owned());
+                family.set_help(help.to_owned());
+                family.set_field_type(kind);
+                self.list.push(family);
+                self.index.insert(name.to_owned(), self.list.len() - 1);
+                self.list.len() - 1
+            }
+        }
+    }
+
+    pub(super) fn push(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: MetricType,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        let metric = scalar(kind, labels, value);
+        self.family(name, help, kind).mut_metric().push(metric);
+    }
+
+    /// A KPI series: its name is the configured prefix, then `name`.
+    pub(super) fn kpi(
+        &mut self,
+        name: &[&str],
+        help: &str,
+        kind: MetricType,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        let metric = scalar(kind, labels, value);
+        self.kpi_family(name, help, kind).mut_metric().push(metric);
+    }
+
+    pub(super) fn histogram(
+        &mut self,
+        name: &[&str],
+        help: &str,
+        bounds: &[f64],
+        labels: &[(&str, &str)],
+        h: &ClassicHistogram,
+    ) {
+        let metric = histogram_metric(bounds, labels, h);
+        self.kpi_family(name, help, MetricType::HISTOGRAM)
+            .mut_metric()
+            .push(metric);
+    }
+
+    pub(super) fn summary(
+        &mut self,
+        name: &[&str],
+        help: &str,
+        labels: &[(&str, &str)],
+        s: &kpi::Summary,
+    ) {
+        let mut ps = proto::Summary::default();
+        ps.set_sample_count(s.count);
+        ps.set_sample_sum(s.sum_seconds);
+        ps.set_quantile(
+            s.quantiles
+                .iter()
+                .map(|&(q, v)| {
+                    let mut pq = proto::Quantile::default();
+                    pq.set_quantile(q);
+                    pq.set_value(v);
+                    pq
+                })
+                .collect(),
+        );
+        let mut metric = Metric::from_label(label_pairs(labels));
+        metric.set_summary(ps);
+        self.kpi_family(name, help, MetricType::SUMMARY)
+            .mut_metric()
+            .push(metric);
+    }
+}
+
+pub(super) fn histogram_metric(
+    bounds: &[f64],
+    labels: &[(&str, &str)],
+    h: &ClassicHistogram,
+) -> Metric {
+    let mut cumulative = 0;
+    let buckets = bounds
+        .iter()
+        .zip(&h.counts)
+        .map(|(&upper, &n)| {
+            cumulative += n;
+            let mut b = proto::Bucket::default();
+            b.set_upper_bound(upper);
+            b.set_cumulative_count(cumulative);
+            b
+        })
+        .collect();
+    let mut ph = proto::Histogram::default();
+    ph.set_bucket(buckets);
+    ph.set_sample_count(h.count);
+    ph.set_sample_sum(h.sum_ms as f64 / 1000.0);
+    let mut metric = Metric::from_label(label_pairs(labels));
+    metric.set_histogram(ph);
+    metric
+}
+
+/// A counter or gauge sample.
+pub(super) fn scalar(kind: MetricType, labels: &[(&str, &str)], value: f64) -> Metric {
+    let mut metric = Metric::from_label(label_pairs(labels));
+    if kind == MetricType::COUNTER {
+        let mut c = proto::Counter::default();
+        c.set_value(value);
+        metric.set_counter(c);
+    } else {
+        let mut g = proto::Gauge::default();
+        g.set_value(value);
+        metric.set_gauge(g);
+    }
+    metric
+}
+
+fn label_pairs(labels: &[(&str, &str)]) -> Vec<LabelPair> {
+    labels
+        .iter()
+        .map(|(name, value)| {
+            let mut pair = LabelPair::default();
+            pair.set_name((*name).to_owned());
+            pair.set_value((*value).to_owned());
+            pair
+        })
+        .collect()
+}
