@@ -11,10 +11,28 @@ use crate::kpi;
 /// Prefix of the processor's own metrics (the KPI prefix is configurable).
 pub(super) const HEALTH: &str = "deskpulse_";
 
+/// An exemplar of a counter sample, written in OpenMetrics only: one
+/// label naming what made the counter grow (a ticket), and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exemplar {
+    pub label: (&'static str, String),
+    pub at_ms: i64,
+}
+
+/// What `/metrics` encodes: the families, and the exemplars of some of
+/// their counter samples, by family and sample index. The `prometheus`
+/// crate's families have no place for exemplars, so they are kept here.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    pub families: Vec<MetricFamily>,
+    pub(super) exemplars: HashMap<(usize, usize), Exemplar>,
+}
+
 /// Metric families in the order they were first named.
 pub(super) struct Families {
     prefix: String,
-    pub(super) list: Vec<MetricFamily>,
+    list: Vec<MetricFamily>,
+    exemplars: HashMap<(usize, usize), Exemplar>,
     index: HashMap<String, usize>,
     /// Reused for KPI names, which are looked up once per series.
     name_buffer: String,
@@ -25,8 +43,16 @@ impl Families {
         Families {
             prefix: prefix.to_owned(),
             list: Vec::new(),
+            exemplars: HashMap::new(),
             index: HashMap::new(),
             name_buffer: String::new(),
+        }
+    }
+
+    pub(super) fn finish(self) -> Exposition {
+        Exposition {
+            families: self.list,
+            exemplars: self.exemplars,
         }
     }
 
@@ -42,13 +68,18 @@ impl Families {
         help: &str,
         kind: MetricType,
     ) -> &mut MetricFamily {
+        let i = self.kpi_family_index(parts, help, kind);
+        &mut self.list[i]
+    }
+
+    fn kpi_family_index(&mut self, parts: &[&str], help: &str, kind: MetricType) -> usize {
         let mut name = std::mem::take(&mut self.name_buffer);
         name.clear();
         name.push_str(&self.prefix);
         parts.iter().for_each(|part| name.push_str(part));
         let i = self.family_index(&name, help, kind);
         self.name_buffer = name;
-        &mut self.list[i]
+        i
     }
 
     fn family_index(&mut self, name: &str, help: &str, kind: MetricType) -> usize {
@@ -87,8 +118,28 @@ impl Families {
         labels: &[(&str, &str)],
         value: f64,
     ) {
+        self.kpi_with_exemplar(name, help, kind, labels, value, None);
+    }
+
+    pub(super) fn kpi_with_exemplar(
+        &mut self,
+        name: &[&str],
+        help: &str,
+        kind: MetricType,
+        labels: &[(&str, &str)],
+        value: f64,
+        exemplar: Option<Exemplar>,
+    ) {
         let metric = scalar(kind, labels, value);
-        self.kpi_family(name, help, kind).mut_metric().push(metric);
+        let family = self.kpi_family_index(name, help, kind);
+        let metrics = self.list[family].mut_metric();
+        metrics.push(metric);
+        if let Some(exemplar) = exemplar {
+            // Only counters: their samples are one line per metric, which
+            // is how the OpenMetrics encoder finds the exemplar's line.
+            debug_assert_eq!(kind, MetricType::COUNTER);
+            self.exemplars.insert((family, metrics.len() - 1), exemplar);
+        }
     }
 
     pub(super) fn histogram(

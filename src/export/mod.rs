@@ -14,12 +14,13 @@ use prometheus::proto::MetricFamily;
 
 use crate::engine::snapshot::Snapshot;
 use crate::source::ConsumerStats;
+pub use families::{Exemplar, Exposition};
 pub use json::json;
 pub use text::{encode, Format};
 
 /// Renders a snapshot as Prometheus text exposition (format 0.0.4).
 pub fn render(snapshot: &Snapshot, prefix: &str) -> String {
-    encode(&families(snapshot, None, prefix), Format::Text)
+    encode(&exposition(snapshot, None, prefix), Format::Text)
 }
 
 /// The metric families of a snapshot, and of the live consumer if any.
@@ -28,6 +29,15 @@ pub fn families(
     consumer: Option<&ConsumerStats>,
     prefix: &str,
 ) -> Vec<MetricFamily> {
+    exposition(snapshot, consumer, prefix).families
+}
+
+/// The families with the exemplars of their samples.
+pub fn exposition(
+    snapshot: &Snapshot,
+    consumer: Option<&ConsumerStats>,
+    prefix: &str,
+) -> Exposition {
     let mut f = families::Families::new(prefix);
     kpis::cumulative(&mut f, snapshot);
     kpis::windowed(&mut f, snapshot);
@@ -36,5 +46,5 @@ pub fn families(
     if let Some(stats) = consumer {
         health::consumer_health(&mut f, stats);
     }
-    f.list
+    f.finish()
 }

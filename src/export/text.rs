@@ -2,8 +2,16 @@
 //! `prometheus` crate's encoder, and OpenMetrics 1.0 from the same text
 //! with the few lines that differ rewritten.
 
-use prometheus::proto::{MetricFamily, MetricType};
+use std::fmt::Write;
+
+use prometheus::proto::MetricType;
 use prometheus::TextEncoder;
+
+use super::families::{Exemplar, Exposition};
+
+/// OpenMetrics allows an exemplar's labels at most this many characters,
+/// names and values together; a longer one would fail the whole scrape.
+const EXEMPLAR_LABEL_CHARS: usize = 128;
 
 /// Exposition formats of `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +41,8 @@ impl Format {
     }
 }
 
-pub fn encode(families: &[MetricFamily], format: Format) -> String {
+pub fn encode(exposition: &Exposition, format: Format) -> String {
+    let families = &exposition.families;
     let mut out = String::with_capacity(64 * 1024);
     let encoder = TextEncoder::new();
     match format {
@@ -44,9 +53,10 @@ pub fn encode(families: &[MetricFamily], format: Format) -> String {
         Format::OpenMetrics => {
             // The samples read the same in both formats; the differences are
             // the counter family names (without `_total`) in the metadata
-            // lines, and the closing `# EOF`.
+            // lines, the exemplars after counter samples, and the closing
+            // `# EOF`.
             let mut family_text = String::new();
-            for family in families {
+            for (family_index, family) in families.iter().enumerate() {
                 family_text.clear();
                 let _ = encoder.encode_utf8(std::slice::from_ref(family), &mut family_text);
                 let name = family.name();
@@ -54,6 +64,8 @@ pub fn encode(families: &[MetricFamily], format: Format) -> String {
                     MetricType::COUNTER => name.strip_suffix("_total").unwrap_or(name),
                     _ => name,
                 };
+                // A counter's metrics are one sample line each, in order.
+                let mut sample = 0;
                 for line in family_text.lines() {
                     match line
                         .strip_prefix("# HELP ")
@@ -73,7 +85,13 @@ pub fn encode(families: &[MetricFamily], format: Format) -> String {
                                 out.push_str(rest);
                             }
                         }
-                        None => out.push_str(line),
+                        None => {
+                            out.push_str(line);
+                            if let Some(e) = exposition.exemplars.get(&(family_index, sample)) {
+                                write_exemplar(&mut out, e);
+                            }
+                            sample += 1;
+                        }
                     }
                     out.push('\n');
                 }
@@ -82,6 +100,20 @@ pub fn encode(families: &[MetricFamily], format: Format) -> String {
         }
     }
     out
+}
+
+/// ` # {name="value"} 1 seconds`: the counter grew by 1 at that instant.
+fn write_exemplar(out: &mut String, e: &Exemplar) {
+    let (name, value) = &e.label;
+    if name.chars().count() + value.chars().count() > EXEMPLAR_LABEL_CHARS {
+        return;
+    }
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    let (seconds, ms) = (e.at_ms.div_euclid(1000), e.at_ms.rem_euclid(1000));
+    let _ = write!(out, " # {{{name}=\"{escaped}\"}} 1 {seconds}.{ms:03}");
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 
 use crate::export::{self, Format};
-use prometheus::proto::MetricFamily;
+use export::Exposition;
 
 use crate::source::kafka::{Picture, Request};
 
@@ -61,12 +61,12 @@ impl Endpoints {
             .ok()
     }
 
-    /// The metric families of a fresh picture, handed with it to `work`.
+    /// The exposition of a fresh picture, handed with it to `work`.
     /// Building and encoding ~10,000 series takes milliseconds, so both
     /// run off the async workers.
     async fn with_families<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Picture, Vec<MetricFamily>) -> T + Send + 'static,
+        work: impl FnOnce(&Picture, Exposition) -> T + Send + 'static,
     ) -> Result<T, Response> {
         let picture = self
             .ask(Request::Picture)
@@ -74,8 +74,9 @@ impl Endpoints {
             .ok_or_else(|| (StatusCode::SERVICE_UNAVAILABLE, NOT_ANSWERING).into_response())?;
         let prefix = self.prefix.clone();
         tokio::task::spawn_blocking(move || {
-            let families = export::families(&picture.snapshot, Some(&picture.consumer), &prefix);
-            work(&picture, families)
+            let exposition =
+                export::exposition(&picture.snapshot, Some(&picture.consumer), &prefix);
+            work(&picture, exposition)
         })
         .await
         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
@@ -90,7 +91,7 @@ async fn metrics(State(endpoints): State<Arc<Endpoints>>, headers: HeaderMap) ->
             .unwrap_or_default(),
     );
     match endpoints
-        .with_families(move |_, families| export::encode(&families, format))
+        .with_families(move |_, exposition| export::encode(&exposition, format))
         .await
     {
         Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
@@ -122,7 +123,7 @@ struct KpiQuery {
 async fn kpis(State(endpoints): State<Arc<Endpoints>>, Query(query): Query<KpiQuery>) -> Response {
     let prefix = endpoints.prefix.clone();
     let body = endpoints
-        .with_families(move |picture, families| {
+        .with_families(move |picture, exposition| {
             let names: Option<Vec<&str>> = query.names.as_deref().map(|names| {
                 names
                     .split(',')
@@ -136,7 +137,7 @@ async fn kpis(State(endpoints): State<Arc<Endpoints>>, Query(query): Query<KpiQu
                 "generated_at": generated_at,
                 "prefix": prefix,
                 "ready": picture.consumer.ready,
-                "metrics": export::json(&families, names.as_deref()),
+                "metrics": export::json(&exposition.families, names.as_deref()),
             })
         })
         .await;

@@ -6,11 +6,12 @@ use super::*;
 use crate::engine::cumulative::ClassicHistogram;
 use crate::export::families::{scalar, Families};
 use crate::kpi;
+use prometheus::proto::MetricFamily;
 
 const INTERACTION_BOUNDS: &[f64] = &[0.5, 1.0, 60.0];
 
 /// A counter with two labelled series and a gauge without labels.
-fn counter_and_gauge() -> Vec<MetricFamily> {
+fn counter_and_gauge() -> Exposition {
     let mut f = Families::new("");
     let counter = MetricType::COUNTER;
     let labels = |code| [("code", code), ("path", "/")];
@@ -35,7 +36,7 @@ fn counter_and_gauge() -> Vec<MetricFamily> {
         &[],
         21.5,
     );
-    f.list
+    f.finish()
 }
 
 #[test]
@@ -83,8 +84,9 @@ fn openmetrics_strips_total_from_counters_only() {
         &[],
         2.0,
     );
+    let e = f.finish();
     assert_eq!(
-        encode(&f.list, Format::OpenMetrics),
+        encode(&e, Format::OpenMetrics),
         "# HELP queue_total A gauge with that suffix.\n\
          # TYPE queue_total gauge\n\
          queue_total 2\n\
@@ -94,8 +96,9 @@ fn openmetrics_strips_total_from_counters_only() {
 
 #[test]
 fn no_families() {
-    assert_eq!(encode(&[], Format::Text), "");
-    assert_eq!(encode(&[], Format::OpenMetrics), "# EOF\n");
+    let none = Exposition::default();
+    assert_eq!(encode(&none, Format::Text), "");
+    assert_eq!(encode(&none, Format::OpenMetrics), "# EOF\n");
 }
 
 /// Label values escape `\`, `"` and newline as `\\`, `\"` and `\n` in
@@ -107,12 +110,13 @@ fn label_values_are_escaped() {
     let value = "say \"hi\" C:\\dir\nnext — grüße 日本 🎧";
     f.push("x", "", MetricType::GAUGE, &[("v", value)], 1.0);
     let sample = "x{v=\"say \\\"hi\\\" C:\\\\dir\\nnext — grüße 日本 🎧\"} 1\n";
+    let e = f.finish();
     assert_eq!(
-        encode(&f.list, Format::Text),
+        encode(&e, Format::Text),
         format!("# TYPE x gauge\n{sample}")
     );
     assert_eq!(
-        encode(&f.list, Format::OpenMetrics),
+        encode(&e, Format::OpenMetrics),
         format!("# TYPE x gauge\n{sample}# EOF\n")
     );
 }
@@ -125,14 +129,15 @@ fn help_is_escaped() {
     let mut f = Families::new("");
     let help = "a \"quoted\" C:\\dir\nsecond line, ünïcode";
     f.push("y_total", help, MetricType::COUNTER, &[], 1.0);
+    let e = f.finish();
     assert_eq!(
-        encode(&f.list, Format::Text),
+        encode(&e, Format::Text),
         "# HELP y_total a \"quoted\" C:\\\\dir\\nsecond line, ünïcode\n\
          # TYPE y_total counter\n\
          y_total 1\n"
     );
     assert_eq!(
-        encode(&f.list, Format::OpenMetrics),
+        encode(&e, Format::OpenMetrics),
         "# HELP y a \\\"quoted\\\" C:\\\\dir\\nsecond line, ünïcode\n\
          # TYPE y counter\n\
          y_total 1\n\
@@ -158,6 +163,7 @@ fn histogram() {
         &labels,
         &h,
     );
+    let e = f.finish();
     let samples = "# HELP support_wait_seconds Wait.\n\
                    # TYPE support_wait_seconds histogram\n\
                    support_wait_seconds_bucket{queue=\"billing\",le=\"0.5\"} 1\n\
@@ -166,11 +172,8 @@ fn histogram() {
                    support_wait_seconds_bucket{queue=\"billing\",le=\"+Inf\"} 5\n\
                    support_wait_seconds_sum{queue=\"billing\"} 121.95\n\
                    support_wait_seconds_count{queue=\"billing\"} 5\n";
-    assert_eq!(encode(&f.list, Format::Text), samples);
-    assert_eq!(
-        encode(&f.list, Format::OpenMetrics),
-        format!("{samples}# EOF\n")
-    );
+    assert_eq!(encode(&e, Format::Text), samples);
+    assert_eq!(encode(&e, Format::OpenMetrics), format!("{samples}# EOF\n"));
 }
 
 /// A histogram with no observation still has every bucket, at 0.
@@ -179,8 +182,9 @@ fn empty_histogram() {
     let mut f = Families::new("");
     let h = ClassicHistogram::new(&[1.0]);
     f.histogram(&["d_seconds"], "D.", &[1.0], &[], &h);
+    let e = f.finish();
     assert_eq!(
-        encode(&f.list, Format::OpenMetrics),
+        encode(&e, Format::OpenMetrics),
         "# HELP d_seconds D.\n\
          # TYPE d_seconds histogram\n\
          d_seconds_bucket{le=\"1\"} 0\n\
@@ -220,6 +224,7 @@ fn summary() {
         &[("agent", "bob"), ("window", "1h")],
         &empty,
     );
+    let e = f.finish();
     let samples = "# HELP support_handle_seconds Handle time.\n\
         # TYPE support_handle_seconds summary\n\
         support_handle_seconds{agent=\"ann\",window=\"1h\",quantile=\"0.5\"} 120\n\
@@ -229,11 +234,8 @@ fn summary() {
         support_handle_seconds_count{agent=\"ann\",window=\"1h\"} 10\n\
         support_handle_seconds_sum{agent=\"bob\",window=\"1h\"} 0\n\
         support_handle_seconds_count{agent=\"bob\",window=\"1h\"} 0\n";
-    assert_eq!(encode(&f.list, Format::Text), samples);
-    assert_eq!(
-        encode(&f.list, Format::OpenMetrics),
-        format!("{samples}# EOF\n")
-    );
+    assert_eq!(encode(&e, Format::Text), samples);
+    assert_eq!(encode(&e, Format::OpenMetrics), format!("{samples}# EOF\n"));
 }
 
 /// Families built directly from the protobuf types, not through
@@ -257,7 +259,13 @@ fn proto_families_in_order() {
         family("c_bytes_total", MetricType::COUNTER, &[1e15]),
     ];
     assert_eq!(
-        encode(&families, Format::OpenMetrics),
+        encode(
+            &Exposition {
+                families: families.to_vec(),
+                ..Exposition::default()
+            },
+            Format::OpenMetrics
+        ),
         "# HELP b H.\n# TYPE b counter\nb_total 0.25\n\
          # HELP a H.\n# TYPE a gauge\na -1.5\n\
          # HELP c_bytes H.\n# TYPE c_bytes counter\nc_bytes_total 1000000000000000\n\
@@ -281,5 +289,56 @@ fn negotiation() {
     assert_eq!(
         Format::Text.content_type(),
         "text/plain; version=0.0.4; charset=utf-8"
+    );
+}
+
+/// An exemplar follows its counter sample in OpenMetrics only, with the
+/// label value escaped as any label value and the instant in seconds;
+/// one whose labels exceed OpenMetrics' 128 characters is left out, as
+/// it would fail the whole scrape.
+#[test]
+fn exemplars_in_openmetrics_only() {
+    let mut f = Families::new("support_");
+    let counter = MetricType::COUNTER;
+    let breach = |id: &str| Exemplar {
+        label: ("ticket_id", id.to_owned()),
+        at_ms: 1_700_000_000_005,
+    };
+    let long = "x".repeat(128 - "ticket_id".len() + 1);
+    for (queue, exemplar) in [
+        ("a", Some(breach("T\"1\\"))),
+        ("b", None),
+        ("c", Some(breach(&long))),
+        ("d", Some(breach("T4"))),
+    ] {
+        let labels = [("queue", queue)];
+        f.kpi_with_exemplar(&["breaches_total"], "B.", counter, &labels, 2.0, exemplar);
+    }
+    let e = f.finish();
+    let samples = |exemplars: [&str; 2]| {
+        format!(
+            "support_breaches_total{{queue=\"a\"}} 2{}\n\
+             support_breaches_total{{queue=\"b\"}} 2\n\
+             support_breaches_total{{queue=\"c\"}} 2\n\
+             support_breaches_total{{queue=\"d\"}} 2{}\n",
+            exemplars[0], exemplars[1]
+        )
+    };
+    assert_eq!(
+        encode(&e, Format::Text),
+        format!(
+            "# HELP support_breaches_total B.\n# TYPE support_breaches_total counter\n{}",
+            samples(["", ""])
+        )
+    );
+    assert_eq!(
+        encode(&e, Format::OpenMetrics),
+        format!(
+            "# HELP support_breaches B.\n# TYPE support_breaches counter\n{}# EOF\n",
+            samples([
+                " # {ticket_id=\"T\\\"1\\\\\"} 1 1700000000.005",
+                " # {ticket_id=\"T4\"} 1 1700000000.005"
+            ])
+        )
     );
 }
