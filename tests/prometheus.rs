@@ -7,17 +7,14 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::kafka::{generated, processed, produce, topic, Deskpulse};
+use common::prometheus::{promtool, Promtool, MISSING};
 use serde_json::Value;
-
-const MISSING: &str = "is not on PATH: run the tests as `tests/with-broker cargo test`, \
-                       which installs Debian's prometheus package";
 
 /// The `Accept` header Prometheus 2.42 scrapes with (`scrapeAcceptHeader`
 /// in its scrape/scrape.go): OpenMetrics preferred, text 0.0.4 after it.
@@ -34,28 +31,9 @@ const ACCEPTED_LINTS: &[(&str, &str)] = &[];
 /// parse error, 3 on lint problems (one per line, `name message`), 0 clean.
 /// Panics on a parse error or on any lint not in `ACCEPTED_LINTS`.
 fn promtool_check_metrics(exposition: &str, what: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("promtool {MISSING} ({e})"));
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let input = exposition.to_owned();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().expect("promtool finishes");
-    writer
-        .join()
-        .expect("writer thread")
-        .expect("promtool reads the exposition");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let Promtool { status, report } = promtool(&["check", "metrics"], Some(exposition));
     let lints: Vec<&str> = report.lines().filter(|l| !l.trim().is_empty()).collect();
-    match out.status.code() {
+    match status.code() {
         Some(0) => assert!(lints.is_empty(), "{what}: promtool said:\n{report}"),
         Some(3) => {
             let unaccepted: Vec<&&str> = lints
@@ -67,10 +45,7 @@ fn promtool_check_metrics(exposition: &str, what: &str) {
                 "{what}: promtool lint problems not accepted: {unaccepted:#?}"
             );
         }
-        _ => panic!(
-            "{what}: promtool check metrics failed ({}):\n{report}",
-            out.status
-        ),
+        _ => panic!("{what}: promtool check metrics failed ({status}):\n{report}"),
     }
 }
 
