@@ -6,10 +6,12 @@
 mod common;
 
 use common::prometheus::{alert_names, promtool, read, rule_files, rule_tests, Promtool};
+use common::{Stream, MIN, T0};
 use deskpulse::config::Config;
 use deskpulse::engine::cumulative::ClassicHistogram;
 use deskpulse::engine::Engine;
 use deskpulse::source::{ConsumerStats, PartitionStats, DELAY_BUCKETS};
+use serde_json::json;
 
 /// A small stream that makes every KPI the rules read exist.
 const EVENTS: &str = r#"{"event_id":"1","type":"ticket.created","ts":1700000000000,"ticket_id":"t1","queue":"billing"}
@@ -20,9 +22,55 @@ const EVENTS: &str = r#"{"event_id":"1","type":"ticket.created","ts":17000000000
 {"event_id":"6","type":"interaction.queued","ts":1700000051000,"interaction_id":"i3","queue":"billing"}
 "#;
 
-/// What replay exports for `EVENTS`, and what live mode adds of its own.
+/// One SLA policy with every kind, under a calendar open around the clock:
+/// with a calendar the clocks also export their counted (business) time.
+const SLA_CONFIG: &str = r#"
+[[sla.policy]]
+name = "standard"
+calendar = "always"
+[sla.policy.targets]
+normal = { first_response = "1h", next_reply = "1h", resolution = "1d" }
+
+[sla.calendar.always]
+timezone = "UTC"
+hours = { mon = ["00:00-24:00"], tue = ["00:00-24:00"], wed = ["00:00-24:00"], thu = ["00:00-24:00"], fri = ["00:00-24:00"], sat = ["00:00-24:00"], sun = ["00:00-24:00"] }
+"#;
+
+/// The SLA families of SPEC §4.5, which a config with a policy exports.
+const SLA_FAMILIES: &[&str] = &[
+    "support_sla_breaches_total",
+    "support_sla_met_total",
+    "support_sla_compliance_ratio",
+    "support_tickets_sla_breached",
+    "support_tickets_sla_at_risk",
+    "support_first_response_business_seconds",
+    "support_next_reply_business_seconds",
+    "support_resolution_business_seconds",
+];
+
+/// Under `SLA_CONFIG`: a ticket that meets all three kinds of clock, one
+/// whose first response breaches and stays open, and one still at risk at
+/// the end (50 min of its 1 h counted, over 0.8 of the target).
+fn sla_events() -> Vec<String> {
+    let mut s = Stream::new();
+    let ticket = |id: &str| json!({"ticket_id": id, "queue": "billing", "channel": "email"});
+    let reply = |id: &str| json!({"ticket_id": id, "agent_id": "ann"});
+    s.add("ticket.created", T0, ticket("met"));
+    s.add("ticket.agent_replied", T0 + 10 * MIN, reply("met"));
+    s.add("ticket.customer_replied", T0 + 20 * MIN, ticket("met"));
+    s.add("ticket.agent_replied", T0 + 30 * MIN, reply("met"));
+    s.add("ticket.resolved", T0 + 40 * MIN, reply("met"));
+    s.add("ticket.created", T0 + MIN, ticket("breached"));
+    s.add("ticket.created", T0 + 120 * MIN, ticket("at-risk"));
+    s.add("ticket.created", T0 + 170 * MIN, ticket("last"));
+    s.lines()
+}
+
+/// What replay exports for `EVENTS` and for the SLA stream, and what live
+/// mode adds of its own.
 fn exported_families() -> Vec<String> {
     let mut families = families_of(EVENTS.as_bytes(), None);
+    families.extend(families_of(&common::join(&sla_events()), Some(SLA_CONFIG)));
     let live = ConsumerStats {
         partitions: vec![PartitionStats {
             topic: "support-events".into(),
@@ -96,6 +144,19 @@ fn every_metric_in_the_alert_rules_is_exported() {
 }
 
 #[test]
+fn an_sla_policy_exports_every_sla_family() {
+    let families = families_of(&common::join(&sla_events()), Some(SLA_CONFIG));
+    let missing: Vec<&&str> = SLA_FAMILIES
+        .iter()
+        .filter(|n| !families.iter().any(|f| f == *n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "with an SLA policy, a met and a breach, deskpulse does not export {missing:?}"
+    );
+}
+
+#[test]
 fn every_metric_the_wallboard_reads_is_exported() {
     let page = include_str!("../src/serve/wallboard.html");
     let list = page
@@ -113,7 +174,8 @@ fn every_metric_the_wallboard_reads_is_exported() {
         names.len() >= 8,
         "the page reads the KPIs of its tiles: {names:?}"
     );
-    // Hours of a generated centre make every windowed KPI exist.
+    // Hours of a generated centre make every windowed KPI exist; the SLA
+    // stream, the SLA tiles'.
     let events: String =
         deskpulse::generate::Generator::new(deskpulse::generate::GeneratorConfig {
             events_per_sec: 2.0,
@@ -122,7 +184,8 @@ fn every_metric_the_wallboard_reads_is_exported() {
         .take(20_000)
         .map(|line| line + "\n")
         .collect();
-    let families = families_of(events.as_bytes(), None);
+    let mut families = families_of(events.as_bytes(), None);
+    families.extend(families_of(&common::join(&sla_events()), Some(SLA_CONFIG)));
     let missing: Vec<&String> = names.iter().filter(|n| !families.contains(n)).collect();
     assert!(
         missing.is_empty(),
