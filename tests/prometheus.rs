@@ -379,6 +379,8 @@ fn a_live_sla_breach_fires_the_shipped_alert() {
     deskpulse.wait_until(Duration::from_secs(60), "the older breach", |m| {
         processed(m) == 2.0 && breaches(m) == 1.0
     });
+    // Ready, or DeskpulseNotReady would be pending below.
+    deskpulse.wait_ready();
 
     let target = deskpulse
         .base
