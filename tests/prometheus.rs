@@ -1,23 +1,22 @@
 //! The exposition against the real Prometheus tools: `promtool check
 //! metrics` on a replay's text output and on a live scrape, and a real
-//! Prometheus 2.42 server scraping a live `deskpulse run` with OpenMetrics.
+//! Prometheus 2.42 server scraping a live `deskpulse run`: with OpenMetrics,
+//! and with the shipped rules, firing an SLA alert after a breach.
 //! `promtool` and `prometheus` come from Debian's prometheus package, which
 //! `tests/with-broker` installs; these tests fail, never skip, without them
 //! (and without the broker, for the live ones).
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::kafka::{generated, processed, produce, topic, Deskpulse};
-use serde_json::Value;
-
-const MISSING: &str = "is not on PATH: run the tests as `tests/with-broker cargo test`, \
-                       which installs Debian's prometheus package";
+use common::prometheus::{promtool, read, rule_files, values_of, Promtool, MISSING};
+use deskpulse::source::wall_ms;
+use serde_json::{json, Value};
 
 /// The `Accept` header Prometheus 2.42 scrapes with (`scrapeAcceptHeader`
 /// in its scrape/scrape.go): OpenMetrics preferred, text 0.0.4 after it.
@@ -34,28 +33,9 @@ const ACCEPTED_LINTS: &[(&str, &str)] = &[];
 /// parse error, 3 on lint problems (one per line, `name message`), 0 clean.
 /// Panics on a parse error or on any lint not in `ACCEPTED_LINTS`.
 fn promtool_check_metrics(exposition: &str, what: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("promtool {MISSING} ({e})"));
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let input = exposition.to_owned();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().expect("promtool finishes");
-    writer
-        .join()
-        .expect("writer thread")
-        .expect("promtool reads the exposition");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let Promtool { status, report } = promtool(&["check", "metrics"], Some(exposition));
     let lints: Vec<&str> = report.lines().filter(|l| !l.trim().is_empty()).collect();
-    match out.status.code() {
+    match status.code() {
         Some(0) => assert!(lints.is_empty(), "{what}: promtool said:\n{report}"),
         Some(3) => {
             let unaccepted: Vec<&&str> = lints
@@ -67,10 +47,7 @@ fn promtool_check_metrics(exposition: &str, what: &str) {
                 "{what}: promtool lint problems not accepted: {unaccepted:#?}"
             );
         }
-        _ => panic!(
-            "{what}: promtool check metrics failed ({}):\n{report}",
-            out.status
-        ),
+        _ => panic!("{what}: promtool check metrics failed ({status}):\n{report}"),
     }
 }
 
@@ -116,19 +93,27 @@ struct Prometheus {
 }
 
 impl Prometheus {
-    /// Scrapes `target` (`host:port`) every second as job `deskpulse`.
-    fn start(target: &str) -> Prometheus {
+    /// Scrapes `target` (`host:port`) every second as job `deskpulse`, and
+    /// evaluates `rule_files` every second.
+    fn start(target: &str, rule_files: &[PathBuf]) -> Prometheus {
+        // Unique per server: two tests may start one in the same ms.
         let dir = std::env::temp_dir().join(format!(
-            "deskpulse-prometheus-{}-{}",
+            "deskpulse-prometheus-{}-{}-{}",
             std::process::id(),
-            deskpulse::source::wall_ms()
+            common::UNIQUE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            wall_ms()
         ));
         std::fs::create_dir_all(dir.join("data")).expect("the temp dir is made");
         let config = dir.join("prometheus.yml");
+        let rules: String = rule_files
+            .iter()
+            .map(|file| format!("  - '{}'\n", file.display()))
+            .collect();
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+                 rule_files:\n{rules}\
                  scrape_configs:\n  - job_name: deskpulse\n    static_configs:\n      - targets: ['{target}']\n"
             ),
         )
@@ -176,18 +161,33 @@ impl Prometheus {
         Some((status, response.body_mut().read_to_string().ok()?))
     }
 
+    /// The `data` of a successful answer of the HTTP API at `path`.
+    fn api(&self, path: &str, query: &[(&str, &str)]) -> Value {
+        let (status, body) = self
+            .get(path, query)
+            .unwrap_or_else(|| panic!("{path} {query:?}: no answer; log:\n{}", self.log()));
+        assert_eq!(status, 200, "{path} {query:?}: {body}");
+        let mut answer: Value = serde_json::from_str(&body).expect("the API answers JSON");
+        assert_eq!(answer["status"], "success", "{path} {query:?}: {body}");
+        answer["data"].take()
+    }
+
     /// The result vector of an instant query (`/api/v1/query`).
     fn query(&self, promql: &str) -> Vec<Value> {
-        let (status, body) = self
-            .get("/api/v1/query", &[("query", promql)])
-            .unwrap_or_else(|| panic!("query {promql}: no answer; log:\n{}", self.log()));
-        assert_eq!(status, 200, "query {promql}: {body}");
-        let answer: Value = serde_json::from_str(&body).expect("the API answers JSON");
-        assert_eq!(answer["status"], "success", "query {promql}: {body}");
-        answer["data"]["result"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        list(&self.api("/api/v1/query", &[("query", promql)])["result"])
+    }
+
+    /// Every alert, pending or firing (`/api/v1/alerts`).
+    fn alerts(&self) -> Vec<Value> {
+        list(&self.api("/api/v1/alerts", &[])["alerts"])
+    }
+
+    /// Every rule of every group (`/api/v1/rules`), with its health.
+    fn rules(&self) -> Vec<Value> {
+        list(&self.api("/api/v1/rules", &[])["groups"])
+            .iter()
+            .flat_map(|group| list(&group["rules"]))
+            .collect()
     }
 
     /// The value of a query that has one series, if it has one.
@@ -217,6 +217,10 @@ impl Prometheus {
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
     }
+}
+
+fn list(value: &Value) -> Vec<Value> {
+    value.as_array().cloned().unwrap_or_default()
 }
 
 impl Drop for Prometheus {
@@ -284,7 +288,7 @@ fn prometheus_scrapes_live_deskpulse_with_openmetrics() {
         .base
         .strip_prefix("http://")
         .expect("deskpulse serves http");
-    let mut prometheus = Prometheus::start(target);
+    let mut prometheus = Prometheus::start(target, &[]);
     // Two scrapes after the first, so the values read are of a scrape made
     // well after the drain.
     prometheus.wait("three scrapes of deskpulse", |p| {
@@ -313,15 +317,10 @@ fn prometheus_scrapes_live_deskpulse_with_openmetrics() {
     // metadata under the OpenMetrics family name (without `_total`); from
     // text 0.0.4 it would be under `deskpulse_events_total`.
     let metadata = |metric: &str| {
-        let (status, body) = prometheus
-            .get(
-                "/api/v1/targets/metadata",
-                &[("match_target", "{job=\"deskpulse\"}"), ("metric", metric)],
-            )
-            .expect("the metadata API answers");
-        assert_eq!(status, 200, "metadata {metric}: {body}");
-        let answer: Value = serde_json::from_str(&body).expect("the API answers JSON");
-        answer["data"].as_array().cloned().unwrap_or_default()
+        list(&prometheus.api(
+            "/api/v1/targets/metadata",
+            &[("match_target", "{job=\"deskpulse\"}"), ("metric", metric)],
+        ))
     };
     let family = metadata("deskpulse_events");
     assert!(
@@ -333,6 +332,110 @@ fn prometheus_scrapes_live_deskpulse_with_openmetrics() {
         text_name.is_empty(),
         "no metadata under the text-format name: {text_name:?}"
     );
+    drop(prometheus);
+    let _ = deskpulse.terminate();
+}
+
+/// Every ticket of the queue runs a 2 s first-response clock, in every hour.
+const SLA_2S: &str = r#"
+[[sla.policy]]
+name = "fast"
+[sla.policy.targets]
+normal = { first_response = "2s" }
+"#;
+
+/// The shipped rule files in a real Prometheus scraping a live `deskpulse
+/// run`: a new SLA breach fires `SlaBreached`. Before it, with an older
+/// breach already counted, no alert is pending or firing: the counter that
+/// Prometheus first saw at 1 is not taken for a new breach.
+#[test]
+fn a_live_sla_breach_fires_the_shipped_alert() {
+    let config = common::TempFile::new(".toml", SLA_2S.as_bytes());
+    // One partition, so that the event which moves the clock past a
+    // deadline is read by the same partition as the ticket (each partition
+    // fires its deadlines by its own clock, SPEC §4.4).
+    let topic = topic("prometheus-sla", 1);
+    let ticket = |id: &str, event_type: &str, ts: i64| {
+        let extra = if event_type == "ticket.created" {
+            json!({"ticket_id": id, "queue": "billing", "channel": "email"})
+        } else {
+            json!({"ticket_id": id, "agent_id": "ann"})
+        };
+        common::event(&format!("{id}-{event_type}"), event_type, ts, extra)
+    };
+    let breaches = |m: &common::Metrics| m.sum("support_sla_breaches_total", &[]);
+
+    // An older breach: a reply 10 s after the ticket, its 2 s long gone.
+    let now = wall_ms();
+    produce(
+        &topic,
+        &[
+            ticket("old", "ticket.created", now - 60_000),
+            ticket("old", "ticket.agent_replied", now - 50_000),
+        ],
+    );
+    let path = config.0.to_str().expect("a UTF-8 temp path");
+    let deskpulse = Deskpulse::run(&["--config", path, "--topics", &topic, "--group-id", &topic]);
+    deskpulse.wait_until(Duration::from_secs(60), "the older breach", |m| {
+        processed(m) == 2.0 && breaches(m) == 1.0
+    });
+    // Ready, or DeskpulseNotReady would be pending below.
+    deskpulse.wait_ready();
+
+    let target = deskpulse
+        .base
+        .strip_prefix("http://")
+        .expect("deskpulse serves http");
+    let files = rule_files();
+    let shipped: usize = files
+        .iter()
+        .map(|f| {
+            let text = read(f);
+            values_of(&text, "alert").len() + values_of(&text, "record").len()
+        })
+        .sum();
+    let mut prometheus = Prometheus::start(target, &files);
+    let recent = "sla_queue:support_sla_breaches:increase5m";
+    prometheus.wait("every shipped rule evaluated on the older breach", |p| {
+        let rules = p.rules();
+        if let Some(bad) = rules.iter().find(|r| r["health"] == "err") {
+            panic!("a shipped rule fails in Prometheus: {bad}");
+        }
+        let healthy = rules.iter().filter(|r| r["health"] == "ok").count();
+        healthy == shipped && p.scalar(recent).is_some()
+    });
+    // Counted before Prometheus first saw the counter, so not recent.
+    assert_eq!(
+        prometheus.scalar(recent),
+        Some(0.0),
+        "{recent} of the older breach"
+    );
+    let before = prometheus.alerts();
+    assert!(
+        before.is_empty(),
+        "alerts before the new breach: {before:?}"
+    );
+
+    // A new ticket, then an event on its partition past its deadline.
+    let now = wall_ms();
+    produce(
+        &topic,
+        &[
+            ticket("new", "ticket.created", now - 10_000),
+            ticket("next", "ticket.created", now - 5_000),
+        ],
+    );
+    deskpulse.wait_until(Duration::from_secs(60), "the new breach", |m| {
+        breaches(m) >= 2.0
+    });
+    prometheus.wait("SlaBreached firing", |p| {
+        p.alerts().iter().any(|a| {
+            a["labels"]["alertname"] == "SlaBreached"
+                && a["labels"]["sla"] == "first_response"
+                && a["labels"]["queue"] == "billing"
+                && a["state"] == "firing"
+        })
+    });
     drop(prometheus);
     let _ = deskpulse.terminate();
 }

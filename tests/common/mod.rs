@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod kafka;
+pub mod prometheus;
 
 use std::collections::BTreeMap;
 use std::io::Write;
