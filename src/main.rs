@@ -144,7 +144,7 @@ impl Settings {
             // Said at every start so that nobody relies on SLA series that
             // this version does not export yet.
             tracing::warn!(
-                "[sla]: this version exports support_sla_met_total and support_sla_breaches_total only, and live mode fires deadlines only as events arrive"
+                "[sla]: this version exports support_sla_met_total and support_sla_breaches_total only"
             );
         }
         Ok(config)
