@@ -140,13 +140,6 @@ impl Settings {
             env,
             overrides,
         })?;
-        if !config.sla_rules.is_off() {
-            // Said at every start so that nobody relies on live firing
-            // that this version does not do yet.
-            tracing::warn!(
-                "[sla]: in this version live mode fires deadlines only as events arrive, not by the wall clock"
-            );
-        }
         Ok(config)
     }
 }

@@ -3,11 +3,12 @@
 //!
 //! One thread polls the consumer: it serves rebalances, copies messages
 //! into batches for the worker threads that own the shards
-//! (`worker.rs`), stores the offsets they have applied, and answers the
-//! HTTP side's requests between messages.
+//! (`worker.rs`), tells them when a partition is caught up, stores the
+//! offsets they have applied, and answers the HTTP side's requests
+//! between messages.
 
 use std::collections::HashMap;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -86,6 +87,8 @@ enum Change {
 /// polling thread takes them, and not per message.
 struct LiveContext {
     topics: Vec<String>,
+    /// The same, for librdkafka's C calls.
+    c_topics: Vec<CString>,
     workers: Vec<Sender<Work>>,
     routes: Mutex<HashMap<PartitionKey, Route>>,
     changes: Mutex<Vec<Change>>,
@@ -362,6 +365,9 @@ struct LocalRoute {
     route: Route,
     /// Offset after the last message handed to the worker.
     routed_next: Option<i64>,
+    /// Messages were handed over since the worker last heard that the
+    /// partition is at its end.
+    unsettled: bool,
 }
 
 impl LiveConsumer {
@@ -400,6 +406,13 @@ impl LiveConsumer {
         }
         let context = LiveContext {
             topics: kafka.topics.clone(),
+            // A name with a NUL byte cannot exist on a broker: the empty
+            // name finds no partition, so nothing is known of it.
+            c_topics: kafka
+                .topics
+                .iter()
+                .map(|t| CString::new(t.as_str()).unwrap_or_default())
+                .collect(),
             workers: inboxes,
             routes: Mutex::new(HashMap::new()),
             changes: Mutex::new(Vec::new()),
@@ -476,8 +489,9 @@ impl LiveConsumer {
             polls_since_store += 1;
             match polled {
                 None => {
-                    // Idle: hand over what is waiting, and store progress.
-                    router.flush(context);
+                    // Idle: hand over what is waiting, say which partitions
+                    // that brings to their end, and store progress.
+                    router.settle(&consumer);
                     context.store_applied(&consumer);
                     polls_since_store = 0;
                 }
@@ -527,6 +541,7 @@ impl Router {
             return;
         };
         local.routed_next = Some(message.offset() + 1);
+        local.unsettled = true;
         let worker = local.route.worker;
         let batch = &mut self.batches[worker];
         batch.push(
@@ -541,21 +556,22 @@ impl Router {
     }
 
     fn send(&mut self, context: &LiveContext, worker: usize) {
+        if self.batches[worker].is_empty() {
+            return;
+        }
         let next = self
             .spent_batches
             .try_recv()
             .unwrap_or_else(|_| Batch::with_capacity(BATCH));
         let batch = std::mem::replace(&mut self.batches[worker], next);
-        if !batch.is_empty() && context.workers[worker].send(Work::Apply(batch)).is_err() {
+        if context.workers[worker].send(Work::Apply(batch)).is_err() {
             tracing::error!(worker, "a worker thread has stopped");
         }
     }
 
     fn flush(&mut self, context: &LiveContext) {
         for worker in 0..self.batches.len() {
-            if !self.batches[worker].is_empty() {
-                self.send(context, worker);
-            }
+            self.send(context, worker);
         }
     }
 
@@ -570,6 +586,7 @@ impl Router {
                             LocalRoute {
                                 route,
                                 routed_next: None,
+                                unsettled: false,
                             },
                         );
                     }
@@ -590,31 +607,60 @@ impl Router {
         }
     }
 
-    /// librdkafka names only the partition number at a partition's end,
-    /// so with several topics each of that number counts as at its end
-    /// unless more is known to be waiting there.
+    /// At a partition's end (librdkafka: a fetch found its position at
+    /// the high watermark). librdkafka names only the partition number, so
+    /// when several topics have a partition of that number, each counts as
+    /// at its end only if it has handed over everything below the high
+    /// watermark of its last fetch, or has handed over nothing yet (then
+    /// its shard holds no clock that could fire).
     fn reached_end(&mut self, consumer: &BaseConsumer<LiveContext>, partition: i32) {
         let context = consumer.context();
-        let at_end: Vec<(PartitionKey, usize)> = self
+        let sharing = self.routes.keys().filter(|(_, p)| *p == partition).count();
+        let at_end: Vec<PartitionKey> = self
             .routes
             .iter()
-            .filter(|((topic, p), local)| {
-                *p == partition
-                    && match (
-                        local.routed_next,
-                        cached_high_watermark(consumer, &context.topics[*topic], *p),
-                    ) {
-                        (Some(next), Some(high)) => next >= high,
-                        _ => true,
-                    }
+            .filter(|(key, local)| {
+                key.1 == partition
+                    && (sharing == 1
+                        || local.routed_next.is_none()
+                        || drained(consumer, **key, local))
             })
-            .map(|(key, local)| (*key, local.route.worker))
+            .map(|(key, _)| *key)
             .collect();
-        for (key, worker) in at_end {
-            // After the messages before it, so that it means applied.
-            self.send(context, worker);
-            let _ = context.workers[worker].send(Work::ReachedEnd(key));
+        for key in at_end {
+            self.caught_up(context, key);
         }
+    }
+
+    /// Hands over what is waiting, then tells the workers of partitions
+    /// with nothing left below the high watermark of their last fetch
+    /// that they are caught up: on a busy partition every fetch returns
+    /// messages and no end is ever reported, yet it is at its end after
+    /// each. The watermark is the one each fetch brings (as librdkafka
+    /// caches it), never one asked of the broker: Tansu's ListOffsets can
+    /// under-report the end, and a false "caught up" would breach clocks
+    /// whose replies still wait in the backlog. A watermark from a newer
+    /// fetch than the messages handed over only delays this.
+    fn settle(&mut self, consumer: &BaseConsumer<LiveContext>) {
+        let context = consumer.context();
+        self.flush(context);
+        for (key, local) in &mut self.routes {
+            if local.unsettled && drained(consumer, *key, local) {
+                local.unsettled = false;
+                let _ = context.workers[local.route.worker].send(Work::ReachedEnd(*key));
+            }
+        }
+    }
+
+    /// After the messages before it, so that it means applied.
+    fn caught_up(&mut self, context: &LiveContext, key: PartitionKey) {
+        let Some(local) = self.routes.get_mut(&key) else {
+            return;
+        };
+        local.unsettled = false;
+        let worker = local.route.worker;
+        self.send(context, worker);
+        let _ = context.workers[worker].send(Work::ReachedEnd(key));
     }
 
     fn ready(&self, context: &LiveContext) -> bool {
@@ -662,10 +708,9 @@ impl Router {
             .routes
             .iter()
             .map(|((topic, partition), local)| {
-                let topic = &context.topics[*topic];
-                let high = cached_high_watermark(consumer, topic, *partition);
+                let high = cached_high_watermark(consumer, &context.c_topics[*topic], *partition);
                 PartitionStats {
-                    topic: topic.clone(),
+                    topic: context.topics[*topic].clone(),
                     partition: *partition,
                     lag: lag(high, &local.route.progress),
                 }
@@ -703,14 +748,26 @@ fn lag(high_watermark: Option<i64>, progress: &Progress) -> Option<i64> {
     }
 }
 
+/// Everything below the high watermark of the partition's last fetch has
+/// been handed over.
+fn drained(consumer: &BaseConsumer<LiveContext>, key: PartitionKey, local: &LocalRoute) -> bool {
+    let topic = &consumer.context().c_topics[key.0];
+    match (
+        local.routed_next,
+        cached_high_watermark(consumer, topic, key.1),
+    ) {
+        (Some(next), Some(high)) => next >= high,
+        _ => false,
+    }
+}
+
 /// The high watermark that came with the last fetch of the partition, as
 /// librdkafka caches it: no request to the broker.
 fn cached_high_watermark(
     consumer: &BaseConsumer<LiveContext>,
-    topic: &str,
+    topic: &CStr,
     partition: i32,
 ) -> Option<i64> {
-    let topic = CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: the client handle is valid while `consumer` lives; the call
     // reads librdkafka's own cache and writes only the two out-parameters.

@@ -58,13 +58,25 @@ pub type Ends = BTreeMap<i32, i64>;
 /// broker's own delivery reports (Tansu's ListOffsets can under-report the
 /// end, so watermarks are not asked for).
 pub fn produce_ends<S: AsRef<str>>(topic: &str, lines: &[S]) -> Ends {
-    produce_with(topic, None, lines)
+    produce_with(topic, None, lines, None)
 }
 
 /// Produces `lines`, still keyed, all to `partition`: for streams that must
 /// be laid out on chosen partitions.
 pub fn produce_to<S: AsRef<str>>(topic: &str, partition: i32, lines: &[S]) -> Ends {
-    produce_with(topic, Some(partition), lines)
+    produce_with(topic, Some(partition), lines, None)
+}
+
+/// [`produce_to`] in record batches of at most `per_batch` messages: the
+/// broker hands a consumer whole batches, so this sets how finely a
+/// backlog is fetched.
+pub fn produce_to_in_batches<S: AsRef<str>>(
+    topic: &str,
+    partition: i32,
+    lines: &[S],
+    per_batch: usize,
+) -> Ends {
+    produce_with(topic, Some(partition), lines, Some(per_batch))
 }
 
 /// The later end of each partition of `a` and `b`: the ends after
@@ -103,9 +115,18 @@ impl ProducerContext for Deliveries {
     }
 }
 
-fn produce_with<S: AsRef<str>>(topic: &str, partition: Option<i32>, lines: &[S]) -> Ends {
-    let producer: BaseProducer<Deliveries> = deskpulse::source::kafka::client_config(&kafka())
-        .set("linger.ms", "5")
+fn produce_with<S: AsRef<str>>(
+    topic: &str,
+    partition: Option<i32>,
+    lines: &[S],
+    per_batch: Option<usize>,
+) -> Ends {
+    let mut config = deskpulse::source::kafka::client_config(&kafka());
+    config.set("linger.ms", "5");
+    if let Some(per_batch) = per_batch {
+        config.set("batch.num.messages", per_batch.to_string());
+    }
+    let producer: BaseProducer<Deliveries> = config
         .create_with_context(Deliveries::default())
         .expect("the test producer starts");
     for line in lines {
