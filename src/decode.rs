@@ -421,6 +421,9 @@ type Text<'a> = Option<Cow<'a, str>>;
 pub enum Kind<'a> {
     TicketCreated {
         ticket: u64,
+        /// The id as sent, kept only for what must name the ticket later
+        /// (the exemplar of an SLA breach).
+        ticket_id: Cow<'a, str>,
         channel: Channel,
         priority: Priority,
         queue: Text<'a>,
@@ -1032,14 +1035,18 @@ fn build_kind<'a>(t: EventType, raw: &mut RawEvent<'a>) -> Kind<'a> {
     let enumerated = |r: Raw<'a>| text(r).unwrap_or_default();
 
     match t {
-        EventType::TicketCreated => Kind::TicketCreated {
-            ticket: id(take(Field::TicketId)).unwrap_or_default(),
-            channel: channel(take(Field::Channel), Channel::Unknown),
-            priority: priority(&enumerated(take(Field::Priority))).unwrap_or(Priority::Normal),
-            queue: text(take(Field::Queue)),
-            category: text(take(Field::Category)),
-            customer: id(take(Field::CustomerId)),
-        },
+        EventType::TicketCreated => {
+            let ticket_id = text(take(Field::TicketId)).unwrap_or_default();
+            Kind::TicketCreated {
+                ticket: id_hash(&ticket_id),
+                ticket_id,
+                channel: channel(take(Field::Channel), Channel::Unknown),
+                priority: priority(&enumerated(take(Field::Priority))).unwrap_or(Priority::Normal),
+                queue: text(take(Field::Queue)),
+                category: text(take(Field::Category)),
+                customer: id(take(Field::CustomerId)),
+            }
+        }
         EventType::TicketAssigned => Kind::TicketAssigned {
             ticket: id(take(Field::TicketId)).unwrap_or_default(),
             agent: text(take(Field::AgentId)).unwrap_or_default(),

@@ -82,6 +82,7 @@ impl Engine {
                 queue,
                 category,
                 customer,
+                ..
             } => {
                 if self.tickets.contains_key(&ticket) {
                     return Err(Reject::DuplicateTicket);
