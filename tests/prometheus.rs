@@ -336,21 +336,13 @@ fn prometheus_scrapes_live_deskpulse_with_openmetrics() {
     let _ = deskpulse.terminate();
 }
 
-/// Every ticket of the queue runs a 2 s first-response clock, in every hour.
-const SLA_2S: &str = r#"
-[[sla.policy]]
-name = "fast"
-[sla.policy.targets]
-normal = { first_response = "2s" }
-"#;
-
 /// The shipped rule files in a real Prometheus scraping a live `deskpulse
 /// run`: a new SLA breach fires `SlaBreached`. Before it, with an older
 /// breach already counted, no alert is pending or firing: the counter that
 /// Prometheus first saw at 1 is not taken for a new breach.
 #[test]
 fn a_live_sla_breach_fires_the_shipped_alert() {
-    let config = common::TempFile::new(".toml", SLA_2S.as_bytes());
+    let config = common::TempFile::new(".toml", common::first_response_sla("2s").as_bytes());
     // One partition, so that the event which moves the clock past a
     // deadline is read by the same partition as the ticket (each partition
     // fires its deadlines by its own clock, SPEC §4.4).

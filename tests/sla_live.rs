@@ -10,17 +10,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::kafka::{processed, produce, produce_to_in_batches, topic, Deskpulse};
-use common::{event, Metrics, TempFile, MIN, SEC};
+use common::{event, first_response_sla, Metrics, TempFile, MIN, SEC};
 use deskpulse::source::wall_ms;
 use serde_json::json;
 
 /// Normal-priority tickets (the default) must get a first response in 3 s.
-const SLA: &str = r#"
-[[sla.policy]]
-name = "all"
-[sla.policy.targets]
-normal = { first_response = "3s" }
-"#;
 const TARGET_MS: i64 = 3 * SEC;
 const PATIENCE: Duration = Duration::from_secs(120);
 /// From producing a ticket to giving up on its breach: well past its
@@ -32,7 +26,7 @@ const WITHIN_MS: i64 = 1_000;
 /// `deskpulse run` with the SLA config on a topic of its own; the config
 /// file lives as long as the returned guard.
 fn run_with_sla(topic: &str, more_args: &[&str]) -> (Deskpulse, TempFile) {
-    let config = TempFile::new(".toml", SLA.as_bytes());
+    let config = TempFile::new(".toml", first_response_sla("3s").as_bytes());
     let path = config.0.to_str().expect("the temp dir is a UTF-8 path");
     let mut args = vec!["--topics", topic, "--group-id", topic, "--config", path];
     args.extend_from_slice(more_args);

@@ -19,8 +19,7 @@ impl Engine {
                 agent,
                 ..
             } => {
-                let (dims, ticket_agent) = self.survey_dims(ticket);
-                let agent = agent.map(|a| self.agent_labels.intern(&a)).or(ticket_agent);
+                let (dims, agent) = self.survey_dims(ticket, agent.as_deref());
                 let satisfied = self.settings.kpi.csat_satisfied(score);
                 let counter = if satisfied {
                     TicketCounter::CsatSatisfied
@@ -34,7 +33,7 @@ impl Engine {
                 });
             }
             Kind::Nps { score, .. } => {
-                let (dims, _) = self.survey_dims(None);
+                let (dims, _) = self.survey_dims(None, None);
                 let (counter, count) = match KpiRules::nps_category(score) {
                     NpsCategory::Promoter => (TicketCounter::NpsPromoter, Count::NpsPromoters),
                     NpsCategory::Passive => (TicketCounter::NpsPassive, Count::NpsPassives),
@@ -44,7 +43,7 @@ impl Engine {
                 self.record(at, Some(dims.queue), None, |tally| tally.add(count, 1));
             }
             Kind::Ces { score, ticket, .. } => {
-                let (dims, _) = self.survey_dims(ticket);
+                let (dims, _) = self.survey_dims(ticket, None);
                 self.record(at, Some(dims.queue), None, |tally| {
                     tally.add(Count::CesSum, score as u64);
                     tally.add(Count::CesResponses, 1);
@@ -55,8 +54,7 @@ impl Engine {
                 ticket,
                 agent,
             } => {
-                let (dims, ticket_agent) = self.survey_dims(ticket);
-                let agent = agent.map(|a| self.agent_labels.intern(&a)).or(ticket_agent);
+                let (dims, agent) = self.survey_dims(ticket, agent.as_deref());
                 self.record(at, Some(dims.queue), agent, |tally| {
                     tally.add(Count::IqsSum, score as u64);
                     tally.add(Count::IqsReviews, 1);
@@ -80,16 +78,22 @@ impl Engine {
 
     /// Channel, priority, queue and agent of the ticket a survey names;
     /// `unknown` dimensions when it names none we hold (§7.12).
-    fn survey_dims(&mut self, ticket: Option<u64>) -> (TicketDims, Option<u16>) {
+    /// The survey's own `agent` wins over its ticket's (README).
+    fn survey_dims(
+        &mut self,
+        ticket: Option<u64>,
+        agent: Option<&str>,
+    ) -> (TicketDims, Option<u16>) {
+        let agent = agent.map(|a| self.agent_labels.intern(a));
         match ticket.and_then(|id| self.tickets.get(&id)) {
-            Some(t) => (t.dims(), (t.agent != NO_AGENT).then_some(t.agent)),
+            Some(t) => (t.dims(), agent.or((t.agent != NO_AGENT).then_some(t.agent))),
             None => (
                 TicketDims {
                     channel: Channel::Unknown,
                     priority: Priority::Normal,
                     queue: self.queues.intern_or_unknown(None),
                 },
-                None,
+                agent,
             ),
         }
     }

@@ -73,6 +73,15 @@ impl Run {
     }
 }
 
+/// An SLA config whose one policy gives normal-priority tickets (the
+/// default) a first-response `target` in every hour, for live tests that
+/// wait for a breach.
+pub fn first_response_sla(target: &str) -> String {
+    format!(
+        "[[sla.policy]]\nname = \"all\"\n[sla.policy.targets]\nnormal = {{ first_response = \"{target}\" }}\n"
+    )
+}
+
 pub fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
