@@ -1,60 +1,132 @@
 //! Duplicate detection by `event_id` within a horizon of event time.
+//!
+//! Each accepted event is one sighting `(ts, id)` in a queue in the order
+//! accepted; an index finds the latest sighting of an id by its place in
+//! the queue. That is 16 bytes a sighting and a 5-byte index slot, where
+//! a map from id to time beside the queue held both twice (about 50
+//! bytes with the map's free slots).
 
 use std::collections::VecDeque;
 
+use hashbrown::hash_table::{Entry, HashTable};
 use serde::{Deserialize, Serialize};
 
-use super::IdMap;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "Sightings")]
 pub struct Dedup {
-    /// id hash → event time of the accepted event.
-    seen: IdMap<i64>,
-    /// Insertion order, for expiry and the size bound.
+    /// `(ts, id hash)` in the order accepted, for expiry and the size bound.
+    order: VecDeque<(i64, u64)>,
+    /// Number of `order[0]`: a sighting's number is `first` plus its place
+    /// in `order`, wrapping, which is unique as `order` holds fewer than
+    /// 2^32.
+    first: u32,
+    /// Number of the latest sighting of each id, found by the id (already
+    /// a hash).
+    latest: HashTable<u32>,
+    horizon_ms: i64,
+    max_entries: usize,
+}
+
+/// What a checkpoint holds: the sightings; the index is rebuilt from them.
+#[derive(Serialize)]
+struct SightingsRef<'a> {
+    order: &'a VecDeque<(i64, u64)>,
+    horizon_ms: i64,
+    max_entries: usize,
+}
+
+#[derive(Deserialize)]
+struct Sightings {
     order: VecDeque<(i64, u64)>,
     horizon_ms: i64,
     max_entries: usize,
 }
 
+impl Serialize for Dedup {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        SightingsRef {
+            order: &self.order,
+            horizon_ms: self.horizon_ms,
+            max_entries: self.max_entries,
+        }
+        .serialize(s)
+    }
+}
+
+impl From<Sightings> for Dedup {
+    fn from(s: Sightings) -> Dedup {
+        let mut d = Dedup::new(s.horizon_ms, s.max_entries);
+        for (ts, id) in s.order {
+            d.push(id, ts);
+        }
+        d
+    }
+}
+
 impl Dedup {
     pub fn new(horizon_ms: i64, max_entries: usize) -> Dedup {
         Dedup {
-            seen: IdMap::default(),
             order: VecDeque::new(),
+            first: 0,
+            latest: HashTable::new(),
             horizon_ms,
-            max_entries,
+            // Sighting numbers are u32.
+            max_entries: max_entries.min(u32::MAX as usize),
         }
+    }
+
+    fn sighting(&self, number: u32) -> Option<&(i64, u64)> {
+        self.order.get(number.wrapping_sub(self.first) as usize)
     }
 
     /// Was an event with this id accepted within the horizon of `clock_ms`?
     pub fn is_duplicate(&self, id: u64, clock_ms: i64) -> bool {
-        self.seen
-            .get(&id)
-            .is_some_and(|&ts| clock_ms.saturating_sub(ts) <= self.horizon_ms)
+        self.latest
+            .find(id, |&n| self.sighting(n).is_some_and(|s| s.1 == id))
+            .and_then(|&n| self.sighting(n))
+            .is_some_and(|&(ts, _)| clock_ms.saturating_sub(ts) <= self.horizon_ms)
     }
 
     pub fn remember(&mut self, id: u64, ts_ms: i64, clock_ms: i64) {
-        self.seen.insert(id, ts_ms);
-        self.order.push_back((ts_ms, id));
+        self.push(id, ts_ms);
         let expired_before = clock_ms.saturating_sub(self.horizon_ms);
         while let Some(&(ts, oldest)) = self.order.front() {
             if ts >= expired_before && self.order.len() <= self.max_entries {
                 break;
             }
-            self.order.pop_front();
             // The id may have been seen again later; forget only this sighting.
-            if self.seen.get(&oldest) == Some(&ts) {
-                self.seen.remove(&oldest);
+            let first = self.first;
+            if let Ok(latest) = self.latest.find_entry(oldest, |&n| n == first) {
+                latest.remove();
+            }
+            self.order.pop_front();
+            self.first = first.wrapping_add(1);
+        }
+    }
+
+    /// Appends a sighting and makes it the id's latest.
+    fn push(&mut self, id: u64, ts_ms: i64) {
+        let number = self.first.wrapping_add(self.order.len() as u32);
+        self.order.push_back((ts_ms, id));
+        let (order, first) = (&self.order, self.first);
+        let id_of = |n: &u32| order.get(n.wrapping_sub(first) as usize).map(|s| s.1);
+        match self
+            .latest
+            .entry(id, |n| id_of(n) == Some(id), |n| id_of(n).unwrap_or(0))
+        {
+            Entry::Occupied(mut e) => *e.get_mut() = number,
+            Entry::Vacant(e) => {
+                e.insert(number);
             }
         }
     }
 
     pub fn len(&self) -> usize {
-        self.seen.len()
+        self.latest.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.latest.is_empty()
     }
 }
 
@@ -80,5 +152,45 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert!(!d.is_duplicate(1, 0));
         assert!(d.is_duplicate(3, 0));
+    }
+
+    #[test]
+    fn an_id_seen_again_is_forgotten_only_with_its_latest_sighting() {
+        let mut d = Dedup::new(10, 100);
+        d.remember(1, 0, 0);
+        // Past the horizon, so accepted again; the first sighting expires
+        // while the second is kept.
+        d.remember(1, 20, 20);
+        assert!(d.is_duplicate(1, 25));
+        assert_eq!(d.len(), 1);
+        d.remember(2, 31, 31);
+        assert!(!d.is_duplicate(1, 31), "the second sighting expired too");
+        assert!(d.is_duplicate(2, 31));
+        assert_eq!(d.len(), 1);
+    }
+
+    #[test]
+    fn sighting_numbers_wrap() {
+        let mut d = Dedup::new(i64::MAX, 3);
+        d.first = u32::MAX - 1;
+        for id in 1..=5 {
+            d.remember(id, 0, 0);
+        }
+        assert_eq!(d.len(), 3);
+        assert!((3..=5).all(|id| d.is_duplicate(id, 0)));
+        assert!(!d.is_duplicate(2, 0));
+    }
+
+    #[test]
+    fn a_checkpoint_keeps_the_sightings() {
+        let mut d = Dedup::new(10, 100);
+        d.remember(1, 0, 0);
+        d.remember(1, 20, 20);
+        d.remember(2, 21, 21);
+        let text = serde_json::to_string(&d).expect("serialise");
+        let back: Dedup = serde_json::from_str(&text).expect("deserialise");
+        assert_eq!(back.len(), 2);
+        assert!(back.is_duplicate(1, 30) && back.is_duplicate(2, 30));
+        assert!(!back.is_duplicate(1, 31));
     }
 }

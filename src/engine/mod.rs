@@ -513,9 +513,9 @@ mod tests {
 
     #[test]
     fn ticket_state_stays_small() {
-        // SLA clocks (48 bytes, SPEC §4.5 allows about 100) are boxed
+        // SLA clocks (40 bytes, SPEC §4.5 allows about 100) are boxed
         // beside it.
-        assert_eq!(std::mem::size_of::<sla::clocks::TicketClocks>(), 48);
+        assert_eq!(std::mem::size_of::<sla::clocks::TicketClocks>(), 40);
         assert!(
             std::mem::size_of::<Ticket>() <= 80,
             "{}",

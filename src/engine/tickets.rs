@@ -29,7 +29,7 @@ pub(super) struct Ticket {
     pub(super) status: TicketStatus,
     pub(super) customer_replied_after_reply: bool,
     pub(super) first_resolution_done: bool,
-    /// Boxed, and only with `[sla]`: 8 bytes inline rather than 48, as
+    /// Boxed, and only with `[sla]`: 8 bytes inline rather than 40, as
     /// most of the ticket map's memory is its slots.
     pub(super) sla: Option<Box<TicketClocks>>,
 }

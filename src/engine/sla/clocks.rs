@@ -1,37 +1,75 @@
 //! Per-ticket SLA clocks (SPEC §4.2, §4.4) and the timer that fires their
 //! deadlines. A ticket's clocks share one "last change" instant: every
 //! change settles all of them there, so each clock needs only its counted
-//! time and two flags. The timer holds one entry per ticket, at the
-//! earliest instant something of it falls due (at risk, or a breach);
-//! entries made stale by a change are skipped when they come up (lazy
-//! cancellation), so nothing scans the tickets.
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+//! time and two flags. The timer holds one live entry per ticket, at the
+//! earliest instant something of it falls due (at risk, or a breach), so
+//! nothing scans the tickets.
 
 use serde::{Deserialize, Serialize};
 
 use super::calendar::Calendar;
 use super::policy::{Kind, Policy, SlaRules};
 use crate::decode::{Priority, TicketStatus};
+use timer::Timer;
+
+mod timer;
 
 const NONE: i64 = i64::MAX;
+/// The low three bits of a clock's state byte; the five above them are
+/// bits 32..37 of its counted time.
 const RUNNING: u8 = 1;
 const BREACHED: u8 = 2;
 const AT_RISK: u8 = 4;
+const FLAGS: u8 = 7;
+/// Counted time is kept in 37 bits (4.3 years): a clock saturates there,
+/// which only a breached clock left running that long can reach, as
+/// longer targets count as this long (see [`Sla::target`]).
+const MAX_COUNTED_MS: i64 = (1 << 37) - 1;
 const NO_POLICY: u8 = u8::MAX;
 
-/// The SLA part of a ticket's state: about 48 bytes.
+/// The SLA part of a ticket's state: 40 bytes, so that its box takes a
+/// 48-byte heap block (SPEC §4.5 allows about 100 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketClocks {
     /// The last change: every running clock is settled up to here, and
     /// time never runs backwards before it.
     since_ms: i64,
-    /// The instant of this ticket's entry in the timer; `NONE` without one.
+    /// The instant of this ticket's live entry in the timer; `NONE`
+    /// without one.
     scheduled_ms: i64,
-    counted_ms: [i64; 3],
-    flags: [u8; 3],
+    /// Counted time of each kind, low 32 bits; the high ones are in `state`.
+    counted_lo: [u32; 3],
+    /// Per kind: flags, and counted time above 32 bits.
+    state: [u8; 3],
     policy: u8,
+    ticket: TicketId,
+}
+
+/// A ticket id of at most 8 bytes, kept inline for the exemplars of its
+/// breaches (SPEC §4.5); a longer one (or one with a NUL) is not kept.
+/// The box of [`TicketClocks`] has these 8 bytes free: a longer inline id
+/// would take a 64-byte block, 16 bytes more per ticket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketId([u8; 8]);
+
+impl TicketId {
+    pub fn new(id: &str) -> TicketId {
+        let mut bytes = [0; 8];
+        if let Some(inline) = bytes.get_mut(..id.len()) {
+            if !id.as_bytes().contains(&0) {
+                inline.copy_from_slice(id.as_bytes());
+            }
+        }
+        TicketId(bytes)
+    }
+
+    /// The id, if it was short enough to keep.
+    pub fn as_str(&self) -> Option<&str> {
+        let len = self.0.iter().position(|&b| b == 0).unwrap_or(8);
+        std::str::from_utf8(&self.0[..len])
+            .ok()
+            .filter(|s| !s.is_empty())
+    }
 }
 
 /// What a ticket's clocks are judged by at a moment.
@@ -68,7 +106,7 @@ pub enum Verdict {
 pub struct Sla {
     rules: SlaRules,
     calendars: Vec<Calendar>,
-    timer: BinaryHeap<Reverse<(i64, u64)>>,
+    timer: Timer,
     /// Open tickets breached, and at risk, per queue id and kind.
     breached: Vec<[u64; 3]>,
     at_risk: Vec<[u64; 3]>,
@@ -82,9 +120,10 @@ impl Default for TicketClocks {
         TicketClocks {
             since_ms: 0,
             scheduled_ms: NONE,
-            counted_ms: [0; 3],
-            flags: [0; 3],
+            counted_lo: [0; 3],
+            state: [0; 3],
             policy: NO_POLICY,
+            ticket: TicketId::default(),
         }
     }
 }
@@ -96,11 +135,39 @@ impl Default for Sla {
 }
 
 impl TicketClocks {
+    /// Keeps the ticket's id for the exemplars of its breaches; an id
+    /// longer than 8 bytes is not kept.
+    pub fn set_ticket_id(&mut self, id: &str) {
+        self.ticket = TicketId::new(id);
+    }
+
+    /// The ticket's id, as kept by [`TicketClocks::set_ticket_id`]: for
+    /// the exemplar of a breach among the verdicts of a call on these
+    /// clocks.
+    pub fn ticket_id(&self) -> TicketId {
+        self.ticket
+    }
+
     fn running(&self, kind: Kind) -> bool {
-        self.flags[kind as usize] & RUNNING != 0
+        self.flag(kind, RUNNING)
     }
     fn flag(&self, kind: Kind, f: u8) -> bool {
-        self.flags[kind as usize] & f != 0
+        self.state[kind as usize] & f != 0
+    }
+    fn counted(&self, kind: Kind) -> i64 {
+        let k = kind as usize;
+        (i64::from(self.state[k] >> 3) << 32) | i64::from(self.counted_lo[k])
+    }
+    fn set_counted(&mut self, kind: Kind, ms: i64) {
+        let ms = ms.clamp(0, MAX_COUNTED_MS);
+        let k = kind as usize;
+        self.counted_lo[k] = ms as u32;
+        self.state[k] = (self.state[k] & FLAGS) | (((ms >> 32) as u8) << 3);
+    }
+    /// Starts a clock of `kind` with nothing counted.
+    fn begin(&mut self, kind: Kind) {
+        self.state[kind as usize] = RUNNING;
+        self.counted_lo[kind as usize] = 0;
     }
 }
 
@@ -110,7 +177,7 @@ impl Sla {
         Sla {
             rules,
             calendars,
-            timer: BinaryHeap::new(),
+            timer: Timer::default(),
             breached: Vec::new(),
             at_risk: Vec::new(),
             verdicts: Vec::new(),
@@ -139,8 +206,12 @@ impl Sla {
         self.rules.policies.get(c.policy as usize)
     }
 
+    /// The clock's target; one beyond what counted time holds counts as
+    /// that long (4.3 years), so that counting and target stay in step.
     fn target(&self, c: &TicketClocks, t: &Terms, kind: Kind) -> Option<i64> {
-        self.policy(c).and_then(|p| p.target(t.priority, kind))
+        self.policy(c)
+            .and_then(|p| p.target(t.priority, kind))
+            .map(|ms| ms.min(MAX_COUNTED_MS))
     }
 
     fn counting(&self, c: &TicketClocks, t: &Terms) -> bool {
@@ -184,7 +255,7 @@ impl Sla {
         if c.flag(kind, f) == on {
             return;
         }
-        c.flags[kind as usize] ^= f;
+        c.state[kind as usize] ^= f;
         match f {
             BREACHED => Self::gauge(&mut self.breached, queue, kind, on),
             AT_RISK => Self::gauge(&mut self.at_risk, queue, kind, on),
@@ -200,7 +271,7 @@ impl Sla {
             let counted = self.count(c, c.since_ms, now);
             for kind in Kind::ALL {
                 if c.running(kind) {
-                    c.counted_ms[kind as usize] += counted;
+                    c.set_counted(kind, c.counted(kind).saturating_add(counted));
                 }
             }
         }
@@ -220,17 +291,15 @@ impl Sla {
     ) -> TicketClocks {
         let mut c = TicketClocks {
             since_ms: now,
-            scheduled_ms: NONE,
-            counted_ms: [0; 3],
-            flags: [0; 3],
             policy: self
                 .rules
                 .choose(queue, channel)
                 .map_or(NO_POLICY, |p| p as u8),
+            ..TicketClocks::default()
         };
         for kind in [Kind::FirstResponse, Kind::Resolution] {
             if self.target(&c, t, kind).is_some() {
-                c.flags[kind as usize] = RUNNING;
+                c.begin(kind);
             }
         }
         self.review(id, &mut c, t, now);
@@ -242,8 +311,7 @@ impl Sla {
     pub fn start(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, kind: Kind, now: i64) {
         let now = self.settle(c, t, now);
         if !c.running(kind) && self.target(c, t, kind).is_some() {
-            c.flags[kind as usize] = RUNNING;
-            c.counted_ms[kind as usize] = 0;
+            c.begin(kind);
         }
         self.review(id, c, t, now);
     }
@@ -268,7 +336,7 @@ impl Sla {
         if !c.running(kind) {
             return;
         }
-        let counted = c.counted_ms[kind as usize];
+        let counted = c.counted(kind);
         let breached = c.flag(kind, BREACHED);
         if judged {
             let business_ms = self.policy(c).and_then(|p| p.calendar).map(|_| counted);
@@ -285,16 +353,18 @@ impl Sla {
         }
         self.set(c, t.queue, kind, BREACHED, false);
         self.set(c, t.queue, kind, AT_RISK, false);
-        c.flags[kind as usize] = 0;
-        c.counted_ms[kind as usize] = 0;
+        c.state[kind as usize] = 0;
+        c.counted_lo[kind as usize] = 0;
     }
 
-    /// Every clock dropped without a verdict (`ticket.closed`).
+    /// Every clock dropped without a verdict (`ticket.closed`, or the
+    /// ticket released). Its timer entry is left to come up and find
+    /// nothing: at most one entry outlives each released ticket, until
+    /// the instant it was due.
     pub fn drop_all(&mut self, c: &mut TicketClocks, t: &Terms) {
         for kind in Kind::ALL {
             self.end(c, t, kind, false, c.since_ms);
         }
-        c.scheduled_ms = NONE;
     }
 
     /// The ticket's status, priority or queue changes from `before` to
@@ -333,14 +403,11 @@ impl Sla {
                 match (c.running(kind), self.target(c, after, kind)) {
                     (true, None) => self.end(c, after, kind, false, now),
                     (true, Some(target)) => {
-                        if !c.flag(kind, BREACHED) && c.counted_ms[kind as usize] > target {
+                        if !c.flag(kind, BREACHED) && c.counted(kind) > target {
                             self.breach(c, after, kind, now);
                         }
                     }
-                    (false, Some(_)) if awaits[kind as usize] => {
-                        c.flags[kind as usize] = RUNNING;
-                        c.counted_ms[kind as usize] = 0;
-                    }
+                    (false, Some(_)) if awaits[kind as usize] => c.begin(kind),
                     (false, _) => {}
                 }
             }
@@ -366,7 +433,7 @@ impl Sla {
             let Some(target) = self.target(c, t, kind) else {
                 continue;
             };
-            let counted = c.counted_ms[kind as usize];
+            let counted = c.counted(kind);
             let threshold = self.rules.at_risk_ms(target);
             // At risk from the first instant the threshold is counted;
             // a new, longer target can take a clock out of risk.
@@ -392,11 +459,18 @@ impl Sla {
                 next = next.min(deadline.saturating_add(1));
             }
         }
-        if next < c.scheduled_ms || (c.scheduled_ms <= now && next != NONE) {
-            self.timer.push(Reverse((next, id)));
+        // An entry still to come at or before `next` stays: it comes up,
+        // finds nothing due and schedules again. So a pause, or a later
+        // deadline, cancels nothing; only an earlier one replaces it.
+        let kept = c.scheduled_ms;
+        if next < kept || (kept <= now && kept != NONE) {
+            if kept != NONE {
+                self.timer.cancel(kept, id);
+            }
+            if next != NONE {
+                self.timer.push(next, id);
+            }
             c.scheduled_ms = next;
-        } else if next == NONE {
-            c.scheduled_ms = NONE;
         }
     }
 
@@ -404,10 +478,7 @@ impl Sla {
     /// ≤ `now`), removed from the timer; the caller finds its clocks and
     /// calls [`Sla::fire`].
     pub fn pop_due(&mut self, now: i64) -> Option<(i64, u64)> {
-        match self.timer.peek() {
-            Some(Reverse((at, _))) if *at <= now => self.timer.pop().map(|Reverse(e)| e),
-            _ => None,
-        }
+        self.timer.pop_due(now)
     }
 
     /// Fires what of this ticket fell due by `now`, before an event of it
@@ -415,12 +486,14 @@ impl Sla {
     pub fn catch_up(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, now: i64) {
         while c.scheduled_ms <= now {
             let at = c.scheduled_ms;
+            // Fired here, not popped: the entry must not come up again.
+            self.timer.cancel(at, id);
             self.fire(id, c, t, at);
         }
     }
 
-    /// Fires a ticket's entry that came due at `at`; a stale entry (the
-    /// ticket's schedule moved since) does nothing.
+    /// Fires a ticket's entry that came due at `at`; one that is not the
+    /// ticket's (its schedule moved since) does nothing.
     pub fn fire(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, at: i64) {
         if c.scheduled_ms != at {
             return;

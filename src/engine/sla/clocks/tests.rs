@@ -53,6 +53,13 @@ impl Desk {
         self.tickets.insert(id, (c, t));
     }
 
+    /// What the engine does before an event of ticket `id` at `now`.
+    fn catch_up(&mut self, id: u64, now: i64) {
+        let (c, t) = self.tickets.get_mut(&id).expect("ticket");
+        self.sla.catch_up(id, c, t, now);
+        self.take();
+    }
+
     fn stop(&mut self, id: u64, kind: Kind, judged: bool, now: i64) {
         self.advance(now);
         let (c, t) = self.tickets.get_mut(&id).expect("ticket");
@@ -304,7 +311,8 @@ hours = { mon = ["09:00-18:00"], tue = ["09:00-18:00"], wed = ["09:00-18:00"], t
 fn stale_timer_entries_fire_nothing() {
     let mut d = Desk::new(PLAIN);
     d.create(1, Priority::Normal, 0);
-    // Pausing and resuming reschedules; every older entry goes stale.
+    // Pausing and resuming moves the deadline later: the ticket's entry
+    // stays, comes up early and finds nothing due.
     for i in 1..=20 {
         let status = if i % 2 == 1 {
             TicketStatus::Pending
@@ -320,4 +328,106 @@ fn stale_timer_entries_fire_nothing() {
     assert_eq!(d.breaches(Kind::FirstResponse), vec![70 * MIN]);
     assert_eq!(d.breaches(Kind::Resolution), vec![490 * MIN]);
     assert_eq!(d.sla.timer_len(), 0);
+}
+
+#[test]
+fn an_entry_fired_on_catch_up_does_not_come_up_again() {
+    let mut d = Desk::new(PLAIN);
+    d.create(1, Priority::Normal, 0);
+    // An event of the ticket at 61 min: its risk (48 min) and breach
+    // (60 min) fire first, in order, from its clocks rather than the timer.
+    d.catch_up(1, 61 * MIN);
+    assert_eq!(d.breaches(Kind::FirstResponse), vec![60 * MIN]);
+    d.advance(61 * MIN);
+    assert_eq!(d.breaches(Kind::FirstResponse).len(), 1);
+    assert_eq!(d.sla.timer_len(), 1, "only the resolution clock's entry");
+}
+
+#[test]
+fn counted_time_is_exact_past_32_bits() {
+    let toml = r#"
+[[sla.policy]]
+name = "all"
+[sla.policy.targets]
+normal = { resolution = "60d" }
+"#;
+    const DAY: i64 = 24 * 60 * MIN;
+    let mut d = Desk::new(toml);
+    d.create(1, Priority::Normal, 0);
+    // 55 days counted (more than 2^32 ms) are settled at the pause; the
+    // last 5 count from the resume at day 100.
+    d.status(1, TicketStatus::Pending, 55 * DAY);
+    d.status(1, TicketStatus::Open, 100 * DAY);
+    d.advance(105 * DAY);
+    assert!(d.breaches(Kind::Resolution).is_empty());
+    d.advance(105 * DAY + 1);
+    assert_eq!(d.breaches(Kind::Resolution), vec![105 * DAY]);
+}
+
+#[test]
+fn counted_time_saturates_and_a_longer_target_counts_as_the_most_it_holds() {
+    let toml = r#"
+[[sla.policy]]
+name = "always"
+calendar = "always"
+[sla.policy.targets]
+normal = { resolution = "2000d" }
+[sla.calendar.always]
+timezone = "UTC"
+hours = { mon = ["00:00-24:00"], tue = ["00:00-24:00"], wed = ["00:00-24:00"], thu = ["00:00-24:00"], fri = ["00:00-24:00"], sat = ["00:00-24:00"], sun = ["00:00-24:00"] }
+"#;
+    let mut d = Desk::new(toml);
+    d.create(1, Priority::Normal, 0);
+    d.advance(MAX_COUNTED_MS + 1);
+    assert_eq!(d.breaches(Kind::Resolution), vec![MAX_COUNTED_MS]);
+    // Late by far more than counted time holds: it stops at the most.
+    d.stop(1, Kind::Resolution, true, 2 * MAX_COUNTED_MS);
+    assert_eq!(
+        d.verdicts.last(),
+        Some(&Verdict::StoppedLate {
+            kind: Kind::Resolution,
+            business_ms: Some(MAX_COUNTED_MS),
+        })
+    );
+}
+
+#[test]
+fn cancelled_entries_are_compacted_away() {
+    const N: u64 = 10_000;
+    let mut d = Desk::new(PLAIN);
+    for id in 0..N {
+        d.create(id, Priority::Normal, 0);
+    }
+    // Urgent: first response is due earlier, so each ticket's entry is
+    // replaced and the old one cancelled.
+    for id in 0..N {
+        d.priority(id, Priority::Urgent, [false; 3], MIN);
+    }
+    assert!(
+        d.sla.timer_len() < 2 * N as usize,
+        "{} entries for {N} tickets",
+        d.sla.timer_len()
+    );
+    d.advance(15 * MIN);
+    assert!(d.breaches(Kind::FirstResponse).is_empty());
+    d.advance(15 * MIN + 1);
+    assert_eq!(d.breaches(Kind::FirstResponse).len(), N as usize);
+    assert!(d
+        .breaches(Kind::FirstResponse)
+        .iter()
+        .all(|&at| at == 15 * MIN));
+}
+
+#[test]
+fn a_ticket_id_is_kept_up_to_8_bytes() {
+    let mut c = TicketClocks::default();
+    assert_eq!(c.ticket_id().as_str(), None);
+    c.set_ticket_id("T123456");
+    assert_eq!(c.ticket_id().as_str(), Some("T123456"));
+    c.set_ticket_id("Tü12345");
+    assert_eq!(c.ticket_id().as_str(), Some("Tü12345"));
+    for not_kept in ["T12345678", "T\0", ""] {
+        c.set_ticket_id(not_kept);
+        assert_eq!(c.ticket_id().as_str(), None, "{not_kept:?}");
+    }
 }
