@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingM
 
 use deskpulse::config::Config;
 use deskpulse::decode::{Channel, Priority, TicketStatus};
-use deskpulse::engine::sla::clocks::{Sla, Terms, TicketClocks};
+use deskpulse::engine::sla::clocks::{NewTicket, Sla, Terms, TicketClocks};
 
 const TICKETS: u64 = 1_000_000;
 const DUE: u64 = 100_000;
@@ -52,7 +52,14 @@ fn desk(calendar: bool) -> (Sla, Vec<TicketClocks>, Terms) {
     let clocks = (0..TICKETS)
         .map(|id| {
             let created = if id < DUE { START } else { START + 30 * MIN };
-            sla.create(id, "support", Channel::Email, &terms, created)
+            let name = format!("T{id}");
+            let ticket = NewTicket {
+                id,
+                name: &name,
+                queue: "support",
+                channel: Channel::Email,
+            };
+            sla.create(ticket, &terms, created)
         })
         .collect();
     (sla, clocks, terms)

@@ -67,7 +67,9 @@ fn a_caught_up_partition_breaches_by_the_wall_clock_within_a_second_with_no_even
     let (deskpulse, _config) = run_with_sla(&topic, &[]);
     deskpulse.wait_ready();
     let ts = wall_ms();
-    produce(&topic, &[created("e1", "t1", "support", ts)]);
+    // Longer than the 8 bytes kept inline with the clocks.
+    let ticket = "ZD-2026-000000123";
+    produce(&topic, &[created("e1", ticket, "support", ts)]);
     // The last instant within the target; it breaches once this passes.
     let deadline = ts + TARGET_MS;
     // The first scrape that shows it, every ~50 ms.
@@ -98,6 +100,22 @@ fn a_caught_up_partition_breaches_by_the_wall_clock_within_a_second_with_no_even
         gauge,
         Some(1.0),
         "support_tickets_sla_breached{{sla=\"first_response\",queue=\"support\"}} in the same scrape (None: the family is not exported)"
+    );
+    // In OpenMetrics the breach counter names the ticket, at its deadline.
+    let scrape = deskpulse.get_accepting("/metrics", "application/openmetrics-text;version=1.0.0");
+    let exemplar = format!(
+        r#"1 # {{ticket_id="{ticket}"}} 1 {}.{:03}"#,
+        deadline / 1000,
+        deadline % 1000
+    );
+    let breach_line = scrape
+        .body
+        .lines()
+        .find(|l| l.starts_with("support_sla_breaches_total{"))
+        .unwrap_or_else(|| panic!("no breach counter in:\n{}", scrape.body));
+    assert!(
+        breach_line.ends_with(&exemplar),
+        "{breach_line:?} should end with {exemplar:?}"
     );
 }
 

@@ -102,6 +102,9 @@ pub struct Cumulative {
     /// Counted time of SLA clocks that stopped with a verdict under a
     /// policy with a calendar (SPEC §4.5).
     pub business_timers: FxHashMap<(TicketDims, SlaKind), ClassicHistogram>,
+    /// The latest breach of each breach counter series: ticket id and
+    /// deadline, for its OpenMetrics exemplar.
+    pub breach_exemplars: FxHashMap<(TicketDims, SlaKind), (Box<str>, i64)>,
     /// Resolutions by agent label id.
     pub agent_resolutions: FxHashMap<u16, u64>,
 }
@@ -126,6 +129,23 @@ impl Cumulative {
             INTERACTION_BUCKETS,
             ms,
         );
+    }
+
+    /// Keeps the breach with the later deadline as the series' exemplar.
+    pub fn remember_breach(
+        &mut self,
+        dims: TicketDims,
+        kind: SlaKind,
+        ticket: Box<str>,
+        at_ms: i64,
+    ) {
+        let latest = self
+            .breach_exemplars
+            .entry((dims, kind))
+            .or_insert((ticket.clone(), at_ms));
+        if at_ms >= latest.1 {
+            *latest = (ticket, at_ms);
+        }
     }
 
     pub fn observe_business(&mut self, dims: TicketDims, kind: SlaKind, ms: u64) {

@@ -285,11 +285,11 @@ impl Engine {
             .clock_ms
             .saturating_sub(self.settings.resolved_retention_ms);
         let sla = &mut self.sla;
-        self.tickets.retain(|_, t| {
+        self.tickets.retain(|&id, t| {
             let keep = !t.is_resolved() || t.resolved_ms >= resolved_before;
             let terms = t.sla_terms();
             if let (false, Some(clocks)) = (keep, t.sla.as_deref_mut()) {
-                sla.drop_all(clocks, &terms);
+                sla.drop_all(id, clocks, &terms);
             }
             keep
         });

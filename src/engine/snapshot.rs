@@ -42,6 +42,8 @@ pub struct CumulativeSeries {
     pub interactions: BTreeMap<(InteractionOutcome, InteractionLabels), u64>,
     pub interaction_timers: BTreeMap<(Timer, InteractionLabels), ClassicHistogram>,
     pub business_timers: BTreeMap<(SlaKind, TicketLabels), ClassicHistogram>,
+    /// Ticket id and deadline of the latest breach of each breach series.
+    pub breach_exemplars: BTreeMap<(SlaKind, TicketLabels), (String, i64)>,
     pub agent_resolutions: BTreeMap<String, u64>,
 }
 
@@ -175,6 +177,11 @@ impl Engine {
                 .business_timers
                 .iter()
                 .map(|((d, k), h)| ((*k, ticket(d)), h.clone()))
+                .collect(),
+            breach_exemplars: c
+                .breach_exemplars
+                .iter()
+                .map(|((d, k), (id, at))| ((*k, ticket(d)), (id.to_string(), *at)))
                 .collect(),
             agent_resolutions: c
                 .agent_resolutions
@@ -324,6 +331,15 @@ impl Snapshot {
         merge_histograms(&mut c.ticket_timers, &theirs.ticket_timers);
         merge_histograms(&mut c.interaction_timers, &theirs.interaction_timers);
         merge_histograms(&mut c.business_timers, &theirs.business_timers);
+        for (series, (id, at)) in &theirs.breach_exemplars {
+            match c.breach_exemplars.get_mut(series) {
+                Some(mine) if mine.1 >= *at => {}
+                Some(mine) => *mine = (id.clone(), *at),
+                None => {
+                    c.breach_exemplars.insert(series.clone(), (id.clone(), *at));
+                }
+            }
+        }
 
         let (l, theirs) = (&mut self.live, &other.live);
         for queue in &theirs.queues {

@@ -4,7 +4,7 @@
 
 use super::cumulative::{TicketCounter, TicketDims};
 use super::rules::KpiRules;
-use super::sla::clocks::Terms;
+use super::sla::clocks::{NewTicket, Terms};
 use super::sla::policy::Kind as SlaKind;
 use super::windows::{Count, Timer};
 use super::{At, Engine, NEVER, NO_AGENT};
@@ -82,7 +82,7 @@ impl Engine {
                 queue,
                 category,
                 customer,
-                ..
+                ticket_id,
             } => {
                 if self.tickets.contains_key(&ticket) {
                     return Err(Reject::DuplicateTicket);
@@ -105,9 +105,13 @@ impl Engine {
                     sla: None,
                 };
                 if self.settings.sla_on {
-                    let place = self.queues.name(t.queue);
-                    let clocks = self.sla.create(ticket, place, channel, &t.sla_terms(), ts);
-                    t.sla = Some(Box::new(clocks));
+                    let new = NewTicket {
+                        id: ticket,
+                        name: &ticket_id,
+                        queue: self.queues.name(t.queue),
+                        channel,
+                    };
+                    t.sla = Some(Box::new(self.sla.create(new, &t.sla_terms(), ts)));
                 }
                 self.cumulative
                     .count_ticket(t.dims(), TicketCounter::Created);
@@ -293,7 +297,7 @@ impl Engine {
                 let mut t = self.tickets.remove(&ticket).ok_or(Reject::UnknownTicket)?;
                 let terms = t.sla_terms();
                 if let Some(clocks) = t.sla.as_deref_mut() {
-                    self.sla.drop_all(clocks, &terms);
+                    self.sla.drop_all(ticket, clocks, &terms);
                 }
             }
             _ => {}

@@ -3,9 +3,9 @@
 
 use prometheus::proto::MetricType;
 
-use super::families::Families;
+use super::families::{Exemplar, Families};
 use super::names::{counter_name, gauge_name, outcome_name, timer_name};
-use crate::engine::cumulative::{INTERACTION_BUCKETS, TICKET_BUCKETS};
+use crate::engine::cumulative::{TicketCounter, INTERACTION_BUCKETS, TICKET_BUCKETS};
 use crate::engine::sla::policy::Kind as SlaKind;
 use crate::engine::snapshot::Snapshot;
 use crate::engine::windows::{Tally, Timer};
@@ -14,7 +14,8 @@ use crate::kpi::{self, CustomerCounts, Gauge};
 pub(super) fn cumulative(f: &mut Families, s: &Snapshot) {
     use MetricType::COUNTER;
     let c = &s.cumulative;
-    for ((counter, (channel, priority, queue)), &n) in &c.tickets {
+    for ((counter, series), &n) in &c.tickets {
+        let (channel, priority, queue) = series;
         let (name, help, extra) = counter_name(*counter);
         let mut labels = Vec::with_capacity(4);
         labels.extend(extra);
@@ -23,7 +24,18 @@ pub(super) fn cumulative(f: &mut Families, s: &Snapshot) {
             ("priority", priority.as_str()),
             ("queue", queue.as_str()),
         ]);
-        f.kpi(&[name], help, COUNTER, &labels, n as f64);
+        // A breach counter names its latest breach (SPEC §4.5).
+        let exemplar = match counter {
+            TicketCounter::SlaBreached(kind) => c
+                .breach_exemplars
+                .get(&(*kind, series.clone()))
+                .map(|(ticket, at_ms)| Exemplar {
+                    label: ("ticket_id", ticket.clone()),
+                    at_ms: *at_ms,
+                }),
+            _ => None,
+        };
+        f.kpi_with_exemplar(&[name], help, COUNTER, &labels, n as f64, exemplar);
     }
     for ((outcome, (queue, channel)), &n) in &c.interactions {
         let labels = [

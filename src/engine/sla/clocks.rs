@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::calendar::Calendar;
 use super::policy::{Kind, Policy, SlaRules};
 use crate::decode::{Priority, TicketStatus};
+use crate::engine::IdMap;
 use timer::Timer;
 
 mod timer;
@@ -46,9 +47,10 @@ pub struct TicketClocks {
 }
 
 /// A ticket id of at most 8 bytes, kept inline for the exemplars of its
-/// breaches (SPEC §4.5); a longer one (or one with a NUL) is not kept.
-/// The box of [`TicketClocks`] has these 8 bytes free: a longer inline id
-/// would take a 64-byte block, 16 bytes more per ticket.
+/// breaches (SPEC §4.5); a longer one (or one with a NUL) is kept in
+/// [`Sla`]'s map of long ids instead. The box of [`TicketClocks`] has these
+/// 8 bytes free: a longer inline id would take a 64-byte block, 16 bytes
+/// more for every ticket rather than only for those with long ids.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketId([u8; 8]);
 
@@ -70,6 +72,16 @@ impl TicketId {
             .ok()
             .filter(|s| !s.is_empty())
     }
+}
+
+/// A ticket being created: its hash and id as sent, and what chooses its
+/// policy.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTicket<'a> {
+    pub id: u64,
+    pub name: &'a str,
+    pub queue: &'a str,
+    pub channel: crate::decode::Channel,
 }
 
 /// What a ticket's clocks are judged by at a moment.
@@ -112,6 +124,8 @@ pub struct Sla {
     at_risk: Vec<[u64; 3]>,
     /// Added to by each call; the caller takes them.
     pub verdicts: Vec<Verdict>,
+    /// Ids of tickets with clocks that do not fit inline, by ticket hash.
+    long_ids: IdMap<Box<str>>,
 }
 
 impl Default for TicketClocks {
@@ -135,15 +149,7 @@ impl Default for Sla {
 }
 
 impl TicketClocks {
-    /// Keeps the ticket's id for the exemplars of its breaches; an id
-    /// longer than 8 bytes is not kept.
-    pub fn set_ticket_id(&mut self, id: &str) {
-        self.ticket = TicketId::new(id);
-    }
-
-    /// The ticket's id, as kept by [`TicketClocks::set_ticket_id`]: for
-    /// the exemplar of a breach among the verdicts of a call on these
-    /// clocks.
+    /// The ticket's id if it is short enough to be kept inline.
     pub fn ticket_id(&self) -> TicketId {
         self.ticket
     }
@@ -181,6 +187,7 @@ impl Sla {
             breached: Vec::new(),
             at_risk: Vec::new(),
             verdicts: Vec::new(),
+            long_ids: IdMap::default(),
         }
     }
 
@@ -281,22 +288,20 @@ impl Sla {
 
     /// A new ticket: chooses its policy and starts the first-response and
     /// resolution clocks its target sets.
-    pub fn create(
-        &mut self,
-        id: u64,
-        queue: &str,
-        channel: crate::decode::Channel,
-        t: &Terms,
-        now: i64,
-    ) -> TicketClocks {
+    pub fn create(&mut self, ticket: NewTicket, t: &Terms, now: i64) -> TicketClocks {
+        let (id, name) = (ticket.id, ticket.name);
         let mut c = TicketClocks {
             since_ms: now,
             policy: self
                 .rules
-                .choose(queue, channel)
+                .choose(ticket.queue, ticket.channel)
                 .map_or(NO_POLICY, |p| p as u8),
+            ticket: TicketId::new(name),
             ..TicketClocks::default()
         };
+        if c.ticket.as_str().is_none() && !name.is_empty() {
+            self.long_ids.insert(id, name.into());
+        }
         for kind in [Kind::FirstResponse, Kind::Resolution] {
             if self.target(&c, t, kind).is_some() {
                 c.begin(kind);
@@ -357,14 +362,25 @@ impl Sla {
         c.counted_lo[kind as usize] = 0;
     }
 
-    /// Every clock dropped without a verdict (`ticket.closed`, or the
-    /// ticket released). Its timer entry is left to come up and find
-    /// nothing: at most one entry outlives each released ticket, until
-    /// the instant it was due.
-    pub fn drop_all(&mut self, c: &mut TicketClocks, t: &Terms) {
+    /// Every clock of ticket `id` dropped without a verdict
+    /// (`ticket.closed`, or the ticket released), its timer entry and
+    /// long id with them.
+    pub fn drop_all(&mut self, id: u64, c: &mut TicketClocks, t: &Terms) {
         for kind in Kind::ALL {
             self.end(c, t, kind, false, c.since_ms);
         }
+        if c.scheduled_ms != NONE {
+            self.timer.cancel(c.scheduled_ms, id);
+            c.scheduled_ms = NONE;
+        }
+        self.long_ids.remove(&id);
+    }
+
+    /// The id of ticket `id` as it was sent, for the exemplar of a breach.
+    pub fn ticket_name<'a>(&'a self, id: u64, c: &'a TicketClocks) -> Option<&'a str> {
+        c.ticket
+            .as_str()
+            .or_else(|| self.long_ids.get(&id).map(|name| &**name))
     }
 
     /// The ticket's status, priority or queue changes from `before` to

@@ -19,16 +19,18 @@ impl Engine {
                 continue;
             };
             let (terms, dims) = (t.sla_terms(), t.dims());
-            if let Some(clocks) = t.sla.as_deref_mut() {
-                self.sla.fire(ticket, clocks, &terms, due_ms);
-            }
+            let Some(clocks) = t.sla.as_deref_mut() else {
+                continue;
+            };
+            self.sla.fire(ticket, clocks, &terms, due_ms);
+            let name = breached_ticket(&self.sla, ticket, clocks);
             // Firing gives only breaches, each counted at its deadline;
             // nothing met comes of it to place in the windows.
             let firing = At {
                 ts: due_ms,
                 in_windows: false,
             };
-            self.count_sla(dims, firing);
+            self.count_sla(dims, firing, name);
         }
     }
 
@@ -55,10 +57,12 @@ impl Engine {
             return;
         };
         let (terms, dims) = (t.sla_terms(), t.dims());
-        if let Some(clocks) = t.sla.as_deref_mut() {
-            op(&mut self.sla, clocks, &terms);
-        }
-        self.count_sla(dims, at);
+        let Some(clocks) = t.sla.as_deref_mut() else {
+            return;
+        };
+        op(&mut self.sla, clocks, &terms);
+        let name = breached_ticket(&self.sla, ticket, clocks);
+        self.count_sla(dims, at, name);
     }
 
     /// The ticket's status, priority or queue changed from `before` at
@@ -78,11 +82,13 @@ impl Engine {
         };
         let place = reselect.then(|| (self.queues.name(t.queue), t.channel));
         let (after, awaits, dims) = (t.sla_terms(), t.sla_awaits(), t.dims());
-        if let Some(clocks) = t.sla.as_deref_mut() {
-            self.sla
-                .change(ticket, clocks, &before, &after, place, awaits, at.ts);
-        }
-        self.count_sla(dims, at);
+        let Some(clocks) = t.sla.as_deref_mut() else {
+            return;
+        };
+        self.sla
+            .change(ticket, clocks, &before, &after, place, awaits, at.ts);
+        let name = breached_ticket(&self.sla, ticket, clocks);
+        self.count_sla(dims, at, name);
     }
 
     /// Counts the verdicts of the last SLA call under the ticket's labels
@@ -90,7 +96,7 @@ impl Engine {
     /// the counters, the compliance windows as SPEC §4.4 places them (a met
     /// clock at its event, unless late; a breach at its deadline, late or
     /// not) and the business-time histograms.
-    fn count_sla(&mut self, dims: TicketDims, event: At) {
+    fn count_sla(&mut self, dims: TicketDims, event: At, ticket_name: Option<Box<str>>) {
         if self.sla.verdicts.is_empty() {
             return;
         }
@@ -111,6 +117,10 @@ impl Engine {
                 Verdict::Breached { kind, at_ms } => {
                     self.cumulative
                         .count_ticket(dims, TicketCounter::SlaBreached(kind));
+                    if let Some(name) = &ticket_name {
+                        self.cumulative
+                            .remember_breach(dims, kind, name.clone(), at_ms);
+                    }
                     let deadline = At {
                         ts: at_ms,
                         in_windows: true,
@@ -128,4 +138,17 @@ impl Engine {
         }
         self.sla.verdicts = verdicts;
     }
+}
+
+/// The id of the ticket whose clocks the last call breached, for the
+/// breach counter's exemplar; copied only when something breached.
+fn breached_ticket(sla: &Sla, ticket: u64, clocks: &TicketClocks) -> Option<Box<str>> {
+    let breached = sla
+        .verdicts
+        .iter()
+        .any(|v| matches!(v, Verdict::Breached { .. }));
+    breached
+        .then(|| sla.ticket_name(ticket, clocks))
+        .flatten()
+        .map(Box::from)
 }

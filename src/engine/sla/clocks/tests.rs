@@ -48,7 +48,14 @@ impl Desk {
     fn create(&mut self, id: u64, priority: Priority, now: i64) {
         self.advance(now);
         let t = terms(priority);
-        let c = self.sla.create(id, "support", Channel::Email, &t, now);
+        let name = format!("T{id}");
+        let ticket = NewTicket {
+            id,
+            name: &name,
+            queue: "support",
+            channel: Channel::Email,
+        };
+        let c = self.sla.create(ticket, &t, now);
         self.take();
         self.tickets.insert(id, (c, t));
     }
@@ -265,7 +272,8 @@ fn dropped_clocks_have_no_verdict() {
     d.create(1, Priority::Normal, 0);
     d.stop(1, Kind::FirstResponse, false, 10 * MIN);
     let (c, t) = d.tickets.get_mut(&1).expect("ticket");
-    d.sla.drop_all(c, t);
+    d.sla.drop_all(1, c, t);
+    assert_eq!(d.sla.timer_len(), 0, "its timer entry went with it");
     d.advance(100 * 60 * MIN);
     assert!(d.verdicts.is_empty(), "{:?}", d.verdicts);
 }
@@ -419,15 +427,31 @@ fn cancelled_entries_are_compacted_away() {
 }
 
 #[test]
-fn a_ticket_id_is_kept_up_to_8_bytes() {
-    let mut c = TicketClocks::default();
-    assert_eq!(c.ticket_id().as_str(), None);
-    c.set_ticket_id("T123456");
-    assert_eq!(c.ticket_id().as_str(), Some("T123456"));
-    c.set_ticket_id("Tü12345");
-    assert_eq!(c.ticket_id().as_str(), Some("Tü12345"));
-    for not_kept in ["T12345678", "T\0", ""] {
-        c.set_ticket_id(not_kept);
-        assert_eq!(c.ticket_id().as_str(), None, "{not_kept:?}");
-    }
+fn a_ticket_id_up_to_8_bytes_is_inline_and_a_longer_one_kept_beside() {
+    let mut sla = Desk::new(PLAIN).sla;
+    let t = terms(Priority::Normal);
+    let mut create = |id: u64, name: &str| {
+        let ticket = NewTicket {
+            id,
+            name,
+            queue: "support",
+            channel: Channel::Email,
+        };
+        (id, sla.create(ticket, &t, 0))
+    };
+    let (short, accented, long, nul) = (
+        create(1, "T123456"),
+        create(2, "Tü12345"),
+        create(3, "ZD-2026-000123456"),
+        create(4, "T\0"),
+    );
+    assert_eq!(short.1.ticket_id().as_str(), Some("T123456"));
+    assert_eq!(accented.1.ticket_id().as_str(), Some("Tü12345"));
+    assert_eq!(long.1.ticket_id().as_str(), None, "not inline");
+    assert_eq!(sla.ticket_name(short.0, &short.1), Some("T123456"));
+    assert_eq!(sla.ticket_name(long.0, &long.1), Some("ZD-2026-000123456"));
+    assert_eq!(sla.ticket_name(nul.0, &nul.1), Some("T\0"));
+    let (id, mut c) = long;
+    sla.drop_all(id, &mut c, &t);
+    assert_eq!(sla.ticket_name(id, &c), None, "released with its clocks");
 }
