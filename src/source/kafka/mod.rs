@@ -3,7 +3,7 @@
 //!
 //! One thread polls the consumer: it serves rebalances, copies messages
 //! into batches for the worker threads that own the shards
-//! (`worker.rs`), tells them when a partition is caught up, stores the
+//! (`../worker.rs`), tells them when a partition is caught up, stores the
 //! offsets they have applied, and answers the HTTP side's requests
 //! between messages.
 //!
