@@ -1,0 +1,148 @@
+//! The checks of a configuration once its sources are laid over each
+//! other: each failure is one line naming the setting and what to do.
+
+use super::{Config, ConfigError, Span, SLOTS_PER_WINDOW};
+
+/// librdkafka property keys that deskpulse sets itself, with what to do instead.
+const OWNED_PROPERTIES: [(&str, &str); 4] = [
+    ("bootstrap.servers", "use kafka.brokers instead"),
+    ("group.id", "use kafka.group_id instead"),
+    ("enable.auto.offset.store", "remove it"),
+    ("enable.partition.eof", "remove it"),
+];
+
+impl Config {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if !is_metric_name_prefix(&self.metrics.prefix) {
+            return invalid(format!(
+                "metrics.prefix {:?} must be letters, digits and underscores, not starting with a digit",
+                self.metrics.prefix
+            ));
+        }
+        for Span(w) in &self.metrics.windows {
+            let ms = w.as_millis();
+            if ms == 0 || ms % SLOTS_PER_WINDOW as u128 != 0 {
+                return invalid(format!(
+                    "metrics.windows: {} must be a positive whole number of milliseconds divisible by 60, e.g. \"5m\"",
+                    humantime::format_duration(*w)
+                ));
+            }
+        }
+        let mut names: Vec<String> = self.window_names();
+        names.sort();
+        names.dedup();
+        if names.len() != self.window_names().len() {
+            return invalid("metrics.windows lists the same window twice".into());
+        }
+        if self.metrics.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return invalid(format!(
+                "metrics.timezone {:?} is not an IANA time zone name, e.g. \"Europe/Berlin\" or \"UTC\"",
+                self.metrics.timezone
+            ));
+        }
+        for dim in &self.metrics.windowed_by {
+            if dim != "queue" {
+                return invalid(format!(
+                    "metrics.windowed_by: {dim:?} is not supported; use [\"queue\"] or []"
+                ));
+            }
+        }
+        if self.engine.dedup_max_entries == 0 {
+            return invalid("engine.dedup_max_entries must be at least 1".into());
+        }
+        for (label, limit) in [
+            ("queue", self.limits.queue),
+            ("category", self.limits.category),
+            ("agent", self.limits.agent),
+        ] {
+            if limit == 0 || limit > u16::MAX as usize - 2 {
+                return invalid(format!("limits.{label} must be between 1 and 65533"));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for ratio in &self.custom_ratios {
+            if !is_metric_name_prefix(&ratio.name) || ratio.name.is_empty() {
+                return invalid(format!(
+                    "custom_ratio name {:?} must be letters, digits and underscores",
+                    ratio.name
+                ));
+            }
+            if !seen.insert(ratio.name.as_str()) {
+                return invalid(format!("custom_ratio {:?} is defined twice", ratio.name));
+            }
+            for filter in [&ratio.numerator, &ratio.denominator] {
+                if filter.event_type.is_empty() {
+                    return invalid(format!(
+                        "custom_ratio {:?}: a filter needs a non-empty type",
+                        ratio.name
+                    ));
+                }
+            }
+        }
+        self.validate_kafka()
+    }
+
+    fn validate_kafka(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        let kafka = &self.kafka;
+        if kafka.brokers.trim().is_empty() {
+            return invalid(
+                "kafka.brokers is empty; give a comma-separated host:port list, e.g. \"localhost:9092\"".into(),
+            );
+        }
+        if kafka.topics.is_empty() {
+            return invalid(
+                "kafka.topics is empty; list the topics to consume, e.g. [\"support-events\"]"
+                    .into(),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for topic in &kafka.topics {
+            if topic.trim().is_empty() {
+                return invalid(format!(
+                    "kafka.topics contains an empty name; remove it from {:?}",
+                    kafka.topics
+                ));
+            }
+            if !seen.insert(topic) {
+                return invalid(format!(
+                    "kafka.topics lists {topic:?} twice; list each topic once"
+                ));
+            }
+        }
+        if kafka.group_id.trim().is_empty() {
+            return invalid(
+                "kafka.group_id is empty; give a consumer group, e.g. \"deskpulse\"".into(),
+            );
+        }
+        if let Some(dlq) = &kafka.dead_letter_topic {
+            if dlq.trim().is_empty() {
+                return invalid(
+                    "kafka.dead_letter_topic is empty; give a topic name, or leave the key out to turn dead-lettering off".into(),
+                );
+            }
+            if kafka.topics.contains(dlq) {
+                return invalid(format!(
+                    "kafka.dead_letter_topic {dlq:?} is also in kafka.topics; rejected messages would be consumed again, use another topic"
+                ));
+            }
+        }
+        if kafka.startup_timeout.is_zero() {
+            return invalid("kafka.startup_timeout must be more than 0, e.g. \"10s\"".into());
+        }
+        for (key, instead) in OWNED_PROPERTIES {
+            if kafka.properties.contains_key(key) {
+                return invalid(format!(
+                    "kafka.properties: {key:?} is set by deskpulse; {instead}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_metric_name_prefix(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
