@@ -497,6 +497,12 @@ impl Sla {
         self.timer.pop_due(now)
     }
 
+    /// Whether any ticket may have something due by `now`: when not, no
+    /// ticket needs [`Sla::catch_up`].
+    pub fn any_due(&self, now: i64) -> bool {
+        self.timer.any_due(now)
+    }
+
     /// Fires what of this ticket fell due by `now`, before an event of it
     /// is applied at `now`: its clocks are judged in the order of events.
     pub fn catch_up(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, now: i64) {

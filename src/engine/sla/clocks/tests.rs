@@ -273,7 +273,11 @@ fn dropped_clocks_have_no_verdict() {
     d.stop(1, Kind::FirstResponse, false, 10 * MIN);
     let (c, t) = d.tickets.get_mut(&1).expect("ticket");
     d.sla.drop_all(1, c, t);
-    assert_eq!(d.sla.pop_due(i64::MAX), None, "its timer entry went with it");
+    assert_eq!(
+        d.sla.pop_due(i64::MAX),
+        None,
+        "its timer entry went with it"
+    );
     d.advance(100 * 60 * MIN);
     assert!(d.verdicts.is_empty(), "{:?}", d.verdicts);
 }

@@ -42,8 +42,17 @@ impl Timer {
         }
     }
 
+    /// Whether some entry, cancelled ones included, is due by `now`.
+    pub(super) fn any_due(&self, now: i64) -> bool {
+        self.due.peek().is_some_and(|&Reverse((at, _))| at <= now)
+    }
+
     /// Removes and returns the earliest live entry due by `now`.
     pub(super) fn pop_due(&mut self, now: i64) -> Option<(i64, u64)> {
+        // The common case, after every event: nothing is due.
+        if !self.any_due(now) {
+            return None;
+        }
         let mut popped = None;
         while let Some(&Reverse(entry)) = self.due.peek() {
             if entry.0 > now {
