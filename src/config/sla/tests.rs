@@ -187,3 +187,20 @@ fn sla_is_only_set_in_the_file() {
         "{err}"
     );
 }
+
+proptest::proptest! {
+    /// The 64-bit path of the at-risk threshold gives what exact 128-bit
+    /// arithmetic gives, up to targets where it hands over to it.
+    #[test]
+    fn at_risk_threshold_is_exact(target in 0i64..i64::MAX / 2, ppb in 1i64..=1_000_000_000) {
+        let rules = crate::engine::sla::policy::SlaRules {
+            at_risk_ppb: ppb,
+            ..Default::default()
+        };
+        let exact = (i128::from(target) * i128::from(ppb) + 999_999_999) / 1_000_000_000;
+        proptest::prop_assert_eq!(i128::from(rules.at_risk_ms(target)), exact);
+        let small = target % 10_000_000_000;
+        let exact = (i128::from(small) * i128::from(ppb) + 999_999_999) / 1_000_000_000;
+        proptest::prop_assert_eq!(i128::from(rules.at_risk_ms(small)), exact);
+    }
+}

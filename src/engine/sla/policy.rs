@@ -109,7 +109,17 @@ impl SlaRules {
     /// At risk from this many ms of counted time: `at_risk` × target,
     /// rounded up to the millisecond (SPEC §4.2).
     pub fn at_risk_ms(&self, target_ms: i64) -> i64 {
-        let scaled = i128::from(target_ms) * i128::from(self.at_risk_ppb);
-        (scaled + 999_999_999).div_euclid(1_000_000_000) as i64
+        const BILLION: i64 = 1_000_000_000;
+        // Computed on every review: in 64 bits, where division by a
+        // constant is a multiply, for targets up to about 106 days.
+        match target_ms.checked_mul(self.at_risk_ppb) {
+            Some(scaled) if (0..=i64::MAX - BILLION).contains(&scaled) => {
+                (scaled + BILLION - 1) / BILLION
+            }
+            _ => {
+                let scaled = i128::from(target_ms) * i128::from(self.at_risk_ppb);
+                (scaled + 999_999_999).div_euclid(1_000_000_000) as i64
+            }
+        }
     }
 }
