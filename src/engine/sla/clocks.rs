@@ -456,6 +456,15 @@ impl Sla {
             let risk_at = if counted >= threshold {
                 c.since_ms
             } else if counting {
+                // A calendar only delays the threshold: when even the
+                // earliest it could be is later than now and than what is
+                // due already, this clock is not at risk and sets nothing
+                // due, so its calendar need not be searched.
+                let earliest = c.since_ms.saturating_add(threshold - counted);
+                if earliest > now && earliest >= next {
+                    self.set(c, t.queue, kind, AT_RISK, false);
+                    continue;
+                }
                 self.run_out(c, c.since_ms, threshold - counted, false)
             } else {
                 NONE
