@@ -101,6 +101,8 @@ impl Engine {
     /// the counters, the compliance windows as SPEC §4.4 places them (a met
     /// clock at its event, unless late; a breach at its deadline, late or
     /// not) and the business-time histograms.
+    // Out of line, as the clock operations are (see clocks.rs).
+    #[inline(never)]
     fn count_sla(&mut self, dims: TicketDims, event: At, ticket_name: Option<Box<str>>) {
         if self.sla.verdicts.is_empty() {
             return;
