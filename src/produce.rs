@@ -1,5 +1,5 @@
 //! Writing events to Kafka as producers should (SPEC §1): one JSON object
-//! per message, keyed by ticket, else interaction or agent. Used by
+//! per message, keyed by the entity whose state it changes. Used by
 //! `deskpulse produce`, the demo, the real-broker tests and the benches.
 
 use std::io::BufRead;
@@ -12,8 +12,37 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::KafkaConfig;
-use crate::generate::partition_key;
 use crate::source::kafka::{check_topics, client_config, send_waiting};
+
+/// The Kafka message key of an event line (SPEC §1): the entity whose
+/// state it changes, so that all events of one entity share a partition.
+/// Ticket events by `ticket_id`, interaction events by `interaction_id`
+/// even when they name a ticket, agent events by `agent_id`, customer
+/// events by `customer_id`; surveys and reviews by `ticket_id`, else
+/// `customer_id`, else `event_id`. A type the spec does not name (custom
+/// events) goes by `event_id`; a line that is not a JSON object has no key.
+pub fn partition_key(line: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+        return String::new();
+    };
+    let field = |k: &str| value.get(k).and_then(|v| v.as_str());
+    let kind = field("type").unwrap_or_default();
+    let family = kind.split_once('.').map_or(kind, |(family, _)| family);
+    let order: &[&str] = match family {
+        "ticket" => &["ticket_id"],
+        "interaction" => &["interaction_id"],
+        "agent" => &["agent_id"],
+        "customer" => &["customer_id"],
+        "survey" | "review" => &["ticket_id", "customer_id"],
+        _ => &[],
+    };
+    order
+        .iter()
+        .chain(&["event_id"])
+        .find_map(|&k| field(k))
+        .unwrap_or_default()
+        .to_owned()
+}
 
 /// Creates `topic` with `partitions` unless it exists.
 pub fn ensure_topic(kafka: &KafkaConfig, topic: &str, partitions: i32) -> anyhow::Result<()> {
@@ -105,4 +134,53 @@ pub fn lines(producer: &EventProducer, input: &mut dyn BufRead) -> anyhow::Resul
     }
     producer.flush()?;
     Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partition_key;
+
+    #[test]
+    fn keys_follow_spec_section_1() {
+        for (line, key) in [
+            (
+                r#"{"event_id":"e","type":"ticket.created","ticket_id":"t","customer_id":"c"}"#,
+                "t",
+            ),
+            // An interaction goes by itself even when it names a ticket.
+            (
+                r#"{"event_id":"e","type":"interaction.queued","interaction_id":"i","ticket_id":"t"}"#,
+                "i",
+            ),
+            (
+                r#"{"event_id":"e","type":"agent.status_changed","agent_id":"a"}"#,
+                "a",
+            ),
+            (
+                r#"{"event_id":"e","type":"customer.signed_up","customer_id":"c"}"#,
+                "c",
+            ),
+            (
+                r#"{"event_id":"e","type":"survey.csat","ticket_id":"t","customer_id":"c","agent_id":"a"}"#,
+                "t",
+            ),
+            // A survey without a ticket goes by its customer, not its agent.
+            (
+                r#"{"event_id":"e","type":"survey.csat","customer_id":"c","agent_id":"a"}"#,
+                "c",
+            ),
+            (
+                r#"{"event_id":"e","type":"review.iqs","agent_id":"a"}"#,
+                "e",
+            ),
+            (
+                r#"{"event_id":"e","type":"order.shipped","ticket_id":"t"}"#,
+                "e",
+            ),
+            (r#"{"event_id":"e","type":"ticket.created"}"#, "e"),
+            ("not json", ""),
+        ] {
+            assert_eq!(partition_key(line), key, "{line}");
+        }
+    }
 }

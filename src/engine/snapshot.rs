@@ -420,7 +420,8 @@ fn keep_all_earliest<K: Ord + Clone>(mine: &mut BTreeMap<K, i64>, theirs: &BTree
 mod tests {
     use crate::config::Config;
     use crate::engine::Engine;
-    use crate::generate::{partition_key, Generator, GeneratorConfig};
+    use crate::generate::{Generator, GeneratorConfig};
+    use crate::produce::partition_key;
 
     fn support_lines(text: &str) -> Vec<String> {
         let mut lines: Vec<String> = text

@@ -97,24 +97,6 @@ pub struct Generator {
     scheduled: u64,
 }
 
-/// The Kafka message key producers use (SPEC §1): the ticket, else the
-/// interaction or agent the event is about; else its customer or own id.
-pub fn partition_key(line: &str) -> String {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
-        return String::new();
-    };
-    [
-        "ticket_id",
-        "interaction_id",
-        "agent_id",
-        "customer_id",
-        "event_id",
-    ]
-    .iter()
-    .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_owned))
-    .unwrap_or_default()
-}
-
 impl Generator {
     /// Event time of the last event made, epoch milliseconds.
     pub fn clock_ms(&self) -> i64 {

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deskpulse::config::KafkaConfig;
-use deskpulse::generate::{partition_key, Generator, GeneratorConfig};
+use deskpulse::generate::{Generator, GeneratorConfig};
 use deskpulse::produce::ensure_topic;
+use deskpulse::produce::partition_key;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
