@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use crate::export::{self, Format};
 use export::Exposition;
 
-use crate::source::kafka::{Picture, Request};
+use crate::source::{Picture, Request};
 
 const WALLBOARD: &str = include_str!("wallboard.html");
 /// What a request says when the polling thread does not answer.

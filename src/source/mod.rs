@@ -4,9 +4,43 @@ pub mod kafka;
 pub mod replay;
 pub mod worker;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::oneshot;
+
 use crate::decode::Reject;
+use crate::engine::snapshot::Snapshot;
+
+/// The merged state of every shard at one wall-clock instant.
+pub struct Picture {
+    pub snapshot: Snapshot,
+    pub consumer: ConsumerStats,
+}
+
+/// What the HTTP side asks the live source for. Here rather than in
+/// `kafka/`, so that serving does not depend on Kafka.
+pub enum Request {
+    /// All shards merged at the wall clock, with the consumer's own stats.
+    Picture(oneshot::Sender<Arc<Picture>>),
+    /// Readiness alone: cheap, for `/healthz` and `/readyz`.
+    Ready(oneshot::Sender<bool>),
+}
+
+/// Where a worker copies a message it rejected, with why (the dead-letter
+/// topic in live mode). A trait, so that the workers do not depend on the
+/// Kafka module that depends on them.
+pub trait DeadLetterSink: Send + Sync {
+    fn send(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        reason: Reject,
+    );
+}
 
 /// Logs rejected input at a bounded rate, so that a flood of bad lines
 /// cannot flood the log; what it held back is reported with the next line.

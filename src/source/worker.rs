@@ -13,8 +13,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::kafka::DeadLetters;
-use super::{wall_ms, RejectLog, DELAY_BUCKETS};
+use super::{wall_ms, DeadLetterSink, RejectLog, DELAY_BUCKETS};
 use crate::config::Config;
 use crate::engine::cumulative::ClassicHistogram;
 use crate::engine::snapshot::Snapshot;
@@ -170,7 +169,7 @@ pub fn work(
     inbox: Receiver<Work>,
     spent: Sender<Batch>,
     config: Config,
-    dead_letters: Option<Arc<DeadLetters>>,
+    dead_letters: Option<Arc<dyn DeadLetterSink>>,
 ) {
     let sla_on = !config.sla_rules.is_off();
     let mut worker = Worker {
@@ -212,7 +211,7 @@ struct Worker {
     reject_log: RejectLog,
     spent: Sender<Batch>,
     config: Config,
-    dead_letters: Option<Arc<DeadLetters>>,
+    dead_letters: Option<Arc<dyn DeadLetterSink>>,
 }
 
 impl Worker {

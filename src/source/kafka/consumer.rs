@@ -18,10 +18,11 @@ use rdkafka::ClientConfig;
 use super::client::{check_topics, client_config, client_error};
 use super::context::LiveContext;
 use super::dead_letters::{DeadLetters, DeliveryCounts};
-use super::router::{Request, Router, BATCH};
+use super::router::{Router, BATCH};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::source::worker::{self, Batch};
+use crate::source::{DeadLetterSink, Request};
 
 /// How long one poll waits for a message when there is nothing to hand
 /// over; also how late a request from the HTTP side may be answered
@@ -65,7 +66,10 @@ impl LiveConsumer {
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("worker-{index}"))
-                    .spawn(move || worker::work(work, spent, config, dead_letters))
+                    .spawn(move || {
+                        let sink = dead_letters.map(|d| d as Arc<dyn DeadLetterSink>);
+                        worker::work(work, spent, config, sink)
+                    })
                     .context("cannot start a worker thread")?,
             );
             inboxes.push(inbox);

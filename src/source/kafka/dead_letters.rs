@@ -10,6 +10,7 @@ use rdkafka::ClientContext;
 
 use super::client::send_waiting;
 use crate::decode::Reject;
+use crate::source::DeadLetterSink;
 
 /// The optional dead-letter topic: a copy of each rejected message, with
 /// the reason and where it came from in headers.
@@ -48,8 +49,8 @@ pub const DEAD_LETTER_HEADERS: [&str; 4] = [
     "deskpulse-offset",
 ];
 
-impl DeadLetters {
-    pub fn send(
+impl DeadLetterSink for DeadLetters {
+    fn send(
         &self,
         topic: &str,
         partition: i32,

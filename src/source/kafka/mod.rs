@@ -25,4 +25,3 @@ mod router;
 pub use client::{check_topics, client_config, send_waiting};
 pub use consumer::LiveConsumer;
 pub use dead_letters::{DeadLetters, DEAD_LETTER_HEADERS};
-pub use router::{Picture, Request};

@@ -10,32 +10,16 @@ use std::sync::Arc;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::Producer;
-use tokio::sync::oneshot;
 
 use super::context::{locked, Change, LiveContext, Route};
 use super::lag::{cached_high_watermark, lag};
 use crate::engine::cumulative::ClassicHistogram;
-use crate::engine::snapshot::Snapshot;
 use crate::engine::Engine;
 use crate::source::worker::{Batch, PartitionKey, Work};
-use crate::source::{wall_ms, ConsumerStats, PartitionStats, DELAY_BUCKETS};
+use crate::source::{wall_ms, ConsumerStats, PartitionStats, Picture, Request, DELAY_BUCKETS};
 
 /// Messages per batch handed to a worker.
 pub(super) const BATCH: usize = 256;
-
-/// The merged state of every shard at one wall-clock instant.
-pub struct Picture {
-    pub snapshot: Snapshot,
-    pub consumer: ConsumerStats,
-}
-
-/// What the HTTP side asks the polling thread for.
-pub enum Request {
-    /// All shards merged at the wall clock, with the consumer's own stats.
-    Picture(oneshot::Sender<Arc<Picture>>),
-    /// Readiness alone: cheap, for `/healthz` and `/readyz`.
-    Ready(oneshot::Sender<bool>),
-}
 
 /// The polling thread's view of the assigned partitions, and the batches
 /// it is filling for the workers.
