@@ -1,6 +1,8 @@
 //! Cumulative counters and classic-bucket histograms: everything since
 //! start, late events included, aggregatable across instances.
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
@@ -139,12 +141,13 @@ impl Cumulative {
         ticket: Box<str>,
         at_ms: i64,
     ) {
-        let latest = self
-            .breach_exemplars
-            .entry((dims, kind))
-            .or_insert((ticket.clone(), at_ms));
-        if at_ms >= latest.1 {
-            *latest = (ticket, at_ms);
+        let latest = self.breach_exemplars.entry((dims, kind));
+        match latest {
+            Entry::Occupied(held) if held.get().1 > at_ms => {}
+            Entry::Occupied(mut held) => *held.get_mut() = (ticket, at_ms),
+            Entry::Vacant(none) => {
+                none.insert((ticket, at_ms));
+            }
         }
     }
 
