@@ -25,7 +25,8 @@ pub const INTERACTION_BUCKETS: &[f64] = &[
 pub struct ClassicHistogram {
     /// Per bucket (not cumulative), plus one for +Inf.
     pub counts: Vec<u64>,
-    /// Exact, so that the sum does not depend on the order of events.
+    /// Exact, so that the sum does not depend on the order of events
+    /// (saturating rather than wrapping past 584 million years).
     pub sum_ms: u64,
     pub count: u64,
 }
@@ -43,7 +44,7 @@ impl ClassicHistogram {
         let seconds = ms as f64 / 1000.0;
         let bucket = bounds.partition_point(|&upper| upper < seconds);
         self.counts[bucket] += 1;
-        self.sum_ms += ms;
+        self.sum_ms = self.sum_ms.saturating_add(ms);
         self.count += 1;
     }
 
@@ -51,7 +52,7 @@ impl ClassicHistogram {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
-        self.sum_ms += other.sum_ms;
+        self.sum_ms = self.sum_ms.saturating_add(other.sum_ms);
         self.count += other.count;
     }
 }

@@ -68,7 +68,7 @@ impl Engine {
                 }
                 i.answered_ms = ts;
                 i.agent = agent;
-                let (dims, wait) = (i.dims(), ts - i.queued_ms);
+                let (dims, wait) = (i.dims(), ts.saturating_sub(i.queued_ms));
                 self.count_answered(at, dims, Some(agent), wait);
             }
             Kind::HoldStarted { interaction } => {
@@ -93,7 +93,7 @@ impl Engine {
                     return Ok(());
                 }
                 // talk (without hold) + hold + after-call work = wrap-up end − answer.
-                let (dims, agent, handle) = (i.dims(), i.agent, ts - i.answered_ms);
+                let (dims, agent, handle) = (i.dims(), i.agent, ts.saturating_sub(i.answered_ms));
                 self.interactions.remove(&interaction);
                 self.observe_handle(at, dims, Some(agent), handle);
             }
@@ -102,7 +102,7 @@ impl Engine {
                 if i.answered_ms != NEVER {
                     return Ok(());
                 }
-                let (dims, wait) = (i.dims(), ts - i.queued_ms);
+                let (dims, wait) = (i.dims(), ts.saturating_sub(i.queued_ms));
                 self.interactions.remove(&interaction);
                 self.cumulative
                     .count_interaction(dims, InteractionOutcome::Abandoned);

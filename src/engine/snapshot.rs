@@ -136,7 +136,7 @@ impl Engine {
                 continue;
             }
             for (start_ms, tally) in windows.iter_mut() {
-                let span = now_ms - agent.since_ms.max(*start_ms);
+                let span = now_ms.saturating_sub(agent.since_ms.max(*start_ms));
                 if span > 0 {
                     tally.add(Count::OnlineMs, span as u64);
                     if agent.status == AgentStatus::Busy {

@@ -170,7 +170,7 @@ impl Engine {
                     }
                 }
                 if started != NEVER {
-                    self.observe_ticket(at, dims, queue, timer, ts - started);
+                    self.observe_ticket(at, dims, queue, timer, ts.saturating_sub(started));
                     let kind = match timer {
                         Timer::NextReply => SlaKind::NextReply,
                         _ => SlaKind::FirstResponse,
@@ -272,7 +272,13 @@ impl Engine {
                         tally.add(Count::FirstResolutions, 1);
                         tally.add(Count::FirstContactResolutions, fcr as u64);
                     });
-                    self.observe_ticket(at, dims, queue, Timer::Resolution, ts - created);
+                    self.observe_ticket(
+                        at,
+                        dims,
+                        queue,
+                        Timer::Resolution,
+                        ts.saturating_sub(created),
+                    );
                 }
                 if let Some(outcome) = outcome {
                     self.record(at, None, None, |tally| {

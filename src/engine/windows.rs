@@ -127,7 +127,7 @@ impl SparseHistogram {
             self.fold();
         }
         self.count += 1;
-        self.sum_ms += value_ms;
+        self.sum_ms = self.sum_ms.saturating_add(value_ms);
     }
 
     /// Adds all of `others` at once: merging them one by one would copy
@@ -138,7 +138,7 @@ impl SparseHistogram {
         for other in others {
             self.buckets.extend_from_slice(&other.buckets);
             self.count += other.count;
-            self.sum_ms += other.sum_ms;
+            self.sum_ms = self.sum_ms.saturating_add(other.sum_ms);
         }
         self.fold();
     }
@@ -348,7 +348,7 @@ impl Ring {
     /// length before `end`, calling `add(tally, overlap_ms)` for each.
     pub fn spread(&mut self, start_ms: i64, end_ms: i64, mut add: impl FnMut(&mut Tally, u64)) {
         let window_ms = self.slot_ms * SLOTS_PER_WINDOW;
-        let mut from = start_ms.max(end_ms - window_ms);
+        let mut from = start_ms.max(end_ms.saturating_sub(window_ms));
         while from < end_ms {
             let slot_end = (slot_of(from, self.slot_ms) + 1) * self.slot_ms;
             let to = slot_end.min(end_ms);

@@ -203,7 +203,9 @@ pub(super) fn live(f: &mut Families, s: &Snapshot) {
     use crate::decode::{AgentStatus, Priority, TicketStatus};
     use MetricType::GAUGE;
     let l = &s.live;
-    let age = |since: Option<&i64>| since.map_or(0.0, |&t| (s.now_ms - t).max(0) as f64 / 1000.0);
+    let age = |since: Option<&i64>| {
+        since.map_or(0.0, |&t| s.now_ms.saturating_sub(t).max(0) as f64 / 1000.0)
+    };
     for queue in &l.queues {
         for priority in Priority::ALL {
             for status in TicketStatus::ALL {

@@ -34,9 +34,12 @@ macro_rules! put {
 mod agents;
 mod fields;
 mod interactions;
+mod mutate;
 mod rng;
 mod surveys;
 mod tickets;
+
+pub use mutate::Mutator;
 
 use agents::Agent;
 use fields::{customer_field, write_rfc3339};

@@ -104,12 +104,25 @@ struct Open {
     counted_before: i64,
 }
 
-/// A schedule with its open spans laid out as instants over a range of
+/// How many tables a calendar keeps, most recently used first: a stream
+/// whose instants jump between distant dates (late events of an old
+/// ticket amid today's) then finds each date's table still laid out
+/// rather than laying out 64 days again on every jump.
+const TABLES: usize = 4;
+
+/// A schedule with its open spans laid out as instants over ranges of
 /// local dates, built as queries need them, so that counting and finding a
 /// deadline are binary searches rather than a walk over days.
 #[derive(Debug, Clone)]
 pub struct Calendar {
     schedule: Schedule,
+    /// At most [`TABLES`], the most recently used first.
+    tables: Vec<Table>,
+}
+
+/// Open spans over one range of local dates.
+#[derive(Debug, Clone)]
+struct Table {
     first_day: NaiveDate,
     /// Local dates covered: `first_day .. first_day + days`.
     days: i64,
@@ -122,11 +135,7 @@ impl Calendar {
     pub fn new(schedule: Schedule) -> Calendar {
         Calendar {
             schedule,
-            first_day: NaiveDate::MIN,
-            days: 0,
-            start_ms: 0,
-            end_ms: 0,
-            spans: Vec::new(),
+            tables: Vec::new(),
         }
     }
 
@@ -134,12 +143,13 @@ impl Calendar {
     pub fn counted(&mut self, mut from: i64, to: i64) -> i64 {
         let mut total = 0;
         while from < to {
-            self.cover(from);
-            let upto = to.min(self.end_ms);
+            let (schedule, table) = self.table(from);
+            table.cover(schedule, from);
+            let upto = to.min(table.end_ms);
             if upto <= from {
                 break;
             }
-            total += self.open_before(upto) - self.open_before(from);
+            total += table.open_before(upto) - table.open_before(from);
             from = upto;
         }
         total
@@ -167,22 +177,63 @@ impl Calendar {
         if !self.schedule.has_open_hours() {
             return None;
         }
-        self.cover(from);
+        let (schedule, table) = self.table(from);
+        table.cover(schedule, from);
         let horizon = from.saturating_add(MAX_TABLE_DAYS * DAY_MS);
-        let target = self.open_before(from) + remaining.max(0);
+        let target = table.open_before(from) + remaining.max(0);
         loop {
-            let i = self.spans.partition_point(|s| {
+            let i = table.spans.partition_point(|s| {
                 let open_through = s.counted_before + (s.end - s.start);
                 open_through < target || (last_within && open_through == target)
             });
-            if let Some(span) = self.spans.get(i) {
+            if let Some(span) = table.spans.get(i) {
                 // Never before `from`: a target of 0 at a close is `from`.
                 return Some((span.start + (target - span.counted_before).max(0)).max(from));
             }
-            if self.end_ms >= horizon || !self.extend(EXTEND_DAYS) {
+            if table.end_ms >= horizon || !table.extend(schedule, EXTEND_DAYS) {
                 return None;
             }
         }
+    }
+
+    /// The table for a query at `t`, moved to the front: one that covers
+    /// it or can be extended forward to it, else a new one in place of
+    /// the least recently used.
+    fn table(&mut self, t: i64) -> (&Schedule, &mut Table) {
+        let found = self
+            .tables
+            .iter()
+            .position(|table| table.serves(&self.schedule, t));
+        match found {
+            Some(i) => self.tables[..=i].rotate_right(1),
+            None => {
+                if self.tables.len() == TABLES {
+                    self.tables.pop();
+                }
+                self.tables.insert(0, Table::empty());
+            }
+        }
+        (&self.schedule, &mut self.tables[0])
+    }
+}
+
+impl Table {
+    fn empty() -> Table {
+        Table {
+            first_day: NaiveDate::MIN,
+            days: 0,
+            start_ms: 0,
+            end_ms: 0,
+            spans: Vec::new(),
+        }
+    }
+
+    /// Whether it covers `t`, or can be extended forward to it.
+    fn serves(&self, schedule: &Schedule, t: i64) -> bool {
+        if self.days == 0 || t < self.start_ms {
+            return false;
+        }
+        t < self.end_ms || (schedule.local_date(t) - self.first_day).num_days() < MAX_TABLE_DAYS
     }
 
     /// Open time from the table's start to `t`, which it covers.
@@ -199,11 +250,11 @@ impl Calendar {
 
     /// Makes the table cover `t`: extended forward while that keeps it
     /// within bounds, else laid out anew from `t`'s date.
-    fn cover(&mut self, t: i64) {
+    fn cover(&mut self, schedule: &Schedule, t: i64) {
         if self.days > 0 && t >= self.start_ms && t < self.end_ms {
             return;
         }
-        let day = self.schedule.local_date(t);
+        let day = schedule.local_date(t);
         let ahead = (day - self.first_day).num_days();
         // Extended forward when `t` is not far ahead, else laid out anew.
         if !(self.days > 0 && t >= self.end_ms && ahead < MAX_TABLE_DAYS) {
@@ -212,20 +263,20 @@ impl Calendar {
             // margin is cheap.
             self.first_day = day.pred_opt().unwrap_or(day);
             self.days = 0;
-            self.start_ms = self.schedule.midnight(self.first_day);
+            self.start_ms = schedule.midnight(self.first_day);
             self.end_ms = self.start_ms;
             self.spans.clear();
         }
         // Stops at chrono's last date rather than looping there.
         while t >= self.end_ms {
-            if !self.extend(EXTEND_DAYS) {
+            if !self.extend(schedule, EXTEND_DAYS) {
                 break;
             }
         }
     }
 
     /// Lays out `n` more days; false when the calendar ends (chrono's last date).
-    fn extend(&mut self, n: i64) -> bool {
+    fn extend(&mut self, schedule: &Schedule, n: i64) -> bool {
         let mut added = false;
         for _ in 0..n {
             let Some(date) = self
@@ -236,7 +287,7 @@ impl Calendar {
             };
             let Some(next) = date.succ_opt() else { break };
             let spans = &mut self.spans;
-            self.schedule.day_spans(date, |start, end| {
+            schedule.day_spans(date, |start, end| {
                 let before = spans
                     .last()
                     .map_or(0, |s| s.counted_before + (s.end - s.start));
@@ -252,7 +303,7 @@ impl Calendar {
                 }
             });
             self.days += 1;
-            self.end_ms = self.schedule.midnight(next);
+            self.end_ms = schedule.midnight(next);
             added = true;
         }
         if self.days > MAX_TABLE_DAYS {
@@ -261,7 +312,7 @@ impl Calendar {
             let keep_from = self.days - MAX_TABLE_DAYS / 2;
             self.first_day += chrono::Duration::days(keep_from);
             self.days -= keep_from;
-            self.start_ms = self.schedule.midnight(self.first_day);
+            self.start_ms = schedule.midnight(self.first_day);
             let cut = self.spans.partition_point(|s| s.end <= self.start_ms);
             self.spans.drain(..cut);
         }

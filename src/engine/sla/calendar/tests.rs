@@ -144,13 +144,34 @@ fn far_apart_queries_keep_the_table_bounded() {
         let expected = office().counted(monday, monday + 7 * DAY_MS);
         assert_eq!(c.counted(monday, monday + 7 * DAY_MS), expected);
         assert!(cal.counted(monday, monday + 7 * DAY_MS) > 0);
-        assert!(cal.days <= MAX_TABLE_DAYS);
+        assert!(bounded(&cal));
     }
     // A span of 30 years is counted piecewise: about 1,560 weeks of 45 h.
     let from = utc("2000-01-03T00:00:00Z");
     let total = cal.counted(from, from + 30 * 365 * DAY_MS);
     assert!((total - 1565 * week_ms).abs() < 10 * week_ms, "{total}");
-    assert!(cal.days <= MAX_TABLE_DAYS);
+    assert!(bounded(&cal));
+}
+
+fn bounded(cal: &Calendar) -> bool {
+    cal.tables.len() <= TABLES && cal.tables.iter().all(|t| t.days <= MAX_TABLE_DAYS)
+}
+
+/// Late events of an old ticket amid today's: each date keeps its table,
+/// rather than one table laid out anew at every jump.
+#[test]
+fn queries_jumping_between_distant_dates_keep_both_tables() {
+    let mut cal = office();
+    let (old, now) = (utc("1990-01-01T00:00:00Z"), utc("2026-11-30T00:00:00Z"));
+    for _ in 0..3 {
+        for at in [old, now] {
+            assert!(cal.counted(at, at + 7 * DAY_MS) > 0);
+        }
+    }
+    assert_eq!(cal.tables.len(), 2);
+    let starts: Vec<i64> = cal.tables.iter().map(|t| t.start_ms).collect();
+    assert!(starts[0] <= now && starts[1] <= old, "{starts:?}");
+    assert!(bounded(&cal));
 }
 
 // ---- brute force against the definition, minute by minute ----
