@@ -17,6 +17,9 @@ const MAX_TABLE_DAYS: i64 = 4000;
 /// Days added to the table at a time when a query runs past its end.
 const EXTEND_DAYS: i64 = 64;
 const DAY_MS: i64 = 86_400_000;
+/// How far ahead a deadline is searched, and the longest span whose open
+/// time a clock counts exactly: a longer one saturates its clock.
+pub const CALENDAR_HORIZON_MS: i64 = MAX_TABLE_DAYS * DAY_MS;
 
 /// A weekly schedule in local time, with holidays: the settings of one
 /// `[sla.calendar.NAME]`, already validated.
@@ -179,7 +182,7 @@ impl Calendar {
         }
         let (schedule, table) = self.table(from);
         table.cover(schedule, from);
-        let horizon = from.saturating_add(MAX_TABLE_DAYS * DAY_MS);
+        let horizon = from.saturating_add(CALENDAR_HORIZON_MS);
         let target = table.open_before(from) + remaining.max(0);
         loop {
             let i = table.spans.partition_point(|s| {

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::calendar::Calendar;
+use super::calendar::{Calendar, CALENDAR_HORIZON_MS};
 use super::policy::{Kind, Policy, SlaRules};
 use crate::decode::{Priority, TicketStatus};
 use crate::engine::IdMap;
@@ -232,8 +232,12 @@ impl Sla {
     /// Open time in `[from, to)` under the ticket's policy.
     fn count(&mut self, c: &TicketClocks, from: i64, to: i64) -> i64 {
         match self.policy(c).and_then(|p| p.calendar) {
+            // A span beyond the calendar's horizon (an event stamped
+            // decades before the next) would lay those decades out:
+            // such a clock saturates at once instead.
+            Some(_) if to.saturating_sub(from) > CALENDAR_HORIZON_MS => MAX_COUNTED_MS,
             Some(i) => self.calendars[i].counted(from, to),
-            None => (to - from).max(0),
+            None => to.saturating_sub(from).max(0),
         }
     }
 

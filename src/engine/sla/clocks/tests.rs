@@ -459,3 +459,40 @@ fn a_ticket_id_up_to_8_bytes_is_inline_and_a_longer_one_kept_beside() {
     sla.drop_all(id, &mut c, &t);
     assert_eq!(sla.ticket_name(id, &c), None, "released with its clocks");
 }
+
+/// A span longer than the calendar's horizon (an event stamped decades
+/// before the next) saturates its clock at once rather than laying those
+/// decades out; one within it is counted exactly.
+#[test]
+fn a_span_beyond_the_calendar_horizon_saturates() {
+    let toml = r#"
+[[sla.policy]]
+name = "office"
+calendar = "office"
+[sla.policy.targets]
+normal = { resolution = "1h" }
+[sla.calendar.office]
+timezone = "UTC"
+hours = { mon = ["09:00-18:00"], tue = ["09:00-18:00"], wed = ["09:00-18:00"], thu = ["09:00-18:00"], fri = ["09:00-18:00"] }
+"#;
+    let day = 24 * 60 * MIN;
+    // 1970-01-05 was a Monday: 571 whole weeks of 45 h in 3,997 days.
+    let monday = 4 * day;
+    let mut d = Desk::new(toml);
+    d.create(1, Priority::Normal, monday);
+    d.create(2, Priority::Normal, monday);
+    d.stop(1, Kind::Resolution, true, monday + 3997 * day);
+    d.stop(2, Kind::Resolution, true, monday + 4001 * day);
+    let business: Vec<Option<i64>> = d
+        .verdicts
+        .iter()
+        .filter_map(|v| match v {
+            Verdict::StoppedLate { business_ms, .. } => Some(*business_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        business,
+        vec![Some(571 * 45 * 60 * MIN), Some(MAX_COUNTED_MS)]
+    );
+}
