@@ -282,25 +282,33 @@ fn dropped_clocks_have_no_verdict() {
     assert!(d.verdicts.is_empty(), "{:?}", d.verdicts);
 }
 
-#[test]
-fn business_hours_move_the_deadline_and_record_counted_time() {
-    // SPEC §4.3: Friday 17:55 + 1 h → Monday 09:55 (Berlin, Mon–Fri 9–18).
-    let toml = r#"
+/// One policy under a Mon–Fri 09:00–18:00 calendar in `zone`, with the
+/// normal-priority `targets` (a TOML inline table's inside).
+fn office(zone: &str, targets: &str) -> String {
+    format!(
+        r#"
 [[sla.policy]]
 name = "office"
 calendar = "office"
 [sla.policy.targets]
-normal = { first_response = "1h" }
+normal = {{ {targets} }}
 [sla.calendar.office]
-timezone = "Europe/Berlin"
-hours = { mon = ["09:00-18:00"], tue = ["09:00-18:00"], wed = ["09:00-18:00"], thu = ["09:00-18:00"], fri = ["09:00-18:00"] }
-"#;
+timezone = "{zone}"
+hours = {{ mon = ["09:00-18:00"], tue = ["09:00-18:00"], wed = ["09:00-18:00"], thu = ["09:00-18:00"], fri = ["09:00-18:00"] }}
+"#
+    )
+}
+
+#[test]
+fn business_hours_move_the_deadline_and_record_counted_time() {
+    // SPEC §4.3: Friday 17:55 + 1 h → Monday 09:55 (Berlin, Mon–Fri 9–18).
+    let toml = office("Europe/Berlin", r#"first_response = "1h""#);
     let friday = "2026-11-27T16:55:00Z"
         .parse::<chrono::DateTime<chrono::Utc>>()
         .expect("instant")
         .timestamp_millis();
     let monday_0955 = friday + (2 * 24 + 16) * 60 * MIN;
-    let mut d = Desk::new(toml);
+    let mut d = Desk::new(&toml);
     d.create(1, Priority::Normal, friday);
     d.create(2, Priority::Normal, friday);
     d.advance(monday_0955);
@@ -465,20 +473,11 @@ fn a_ticket_id_up_to_8_bytes_is_inline_and_a_longer_one_kept_beside() {
 /// decades out; one within it is counted exactly.
 #[test]
 fn a_span_beyond_the_calendar_horizon_saturates() {
-    let toml = r#"
-[[sla.policy]]
-name = "office"
-calendar = "office"
-[sla.policy.targets]
-normal = { resolution = "1h" }
-[sla.calendar.office]
-timezone = "UTC"
-hours = { mon = ["09:00-18:00"], tue = ["09:00-18:00"], wed = ["09:00-18:00"], thu = ["09:00-18:00"], fri = ["09:00-18:00"] }
-"#;
+    let toml = office("UTC", r#"resolution = "1h""#);
     let day = 24 * 60 * MIN;
     // 1970-01-05 was a Monday: 571 whole weeks of 45 h in 3,997 days.
     let monday = 4 * day;
-    let mut d = Desk::new(toml);
+    let mut d = Desk::new(&toml);
     d.create(1, Priority::Normal, monday);
     d.create(2, Priority::Normal, monday);
     d.stop(1, Kind::Resolution, true, monday + 3997 * day);
