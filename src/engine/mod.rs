@@ -287,9 +287,8 @@ impl Engine {
         let sla = &mut self.sla;
         self.tickets.retain(|&id, t| {
             let keep = !t.is_resolved() || t.resolved_ms >= resolved_before;
-            let terms = t.sla_terms();
-            if let (false, Some(clocks)) = (keep, t.sla.as_deref_mut()) {
-                sla.drop_all(id, clocks, &terms);
+            if let (false, Some(slot)) = (keep, t.sla) {
+                sla.release(id, slot, &t.sla_terms());
             }
             keep
         });

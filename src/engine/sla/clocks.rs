@@ -11,8 +11,11 @@ use super::calendar::{Calendar, CALENDAR_HORIZON_MS};
 use super::policy::{Kind, Policy, SlaRules};
 use crate::decode::{Priority, TicketStatus};
 use crate::engine::IdMap;
+pub use slots::Slot;
+use slots::Slots;
 use timer::Timer;
 
+mod slots;
 mod timer;
 
 const NONE: i64 = i64::MAX;
@@ -28,8 +31,8 @@ const FLAGS: u8 = 7;
 const MAX_COUNTED_MS: i64 = (1 << 37) - 1;
 const NO_POLICY: u8 = u8::MAX;
 
-/// The SLA part of a ticket's state: 40 bytes, so that its box takes a
-/// 48-byte heap block (SPEC §4.5 allows about 100 bytes).
+/// The SLA part of a ticket's state: 40 bytes in a slot of [`Sla`]'s
+/// (SPEC §4.5 allows about 100 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketClocks {
     /// The last change: every running clock is settled up to here, and
@@ -126,6 +129,8 @@ pub struct Sla {
     pub verdicts: Vec<Verdict>,
     /// Ids of tickets with clocks that do not fit inline, by ticket hash.
     long_ids: IdMap<Box<str>>,
+    /// Every ticket's clocks.
+    slots: Slots,
 }
 
 impl Default for TicketClocks {
@@ -192,11 +197,36 @@ impl Sla {
             at_risk: Vec::new(),
             verdicts: Vec::new(),
             long_ids: IdMap::default(),
+            slots: Slots::default(),
         }
     }
 
     pub fn rules(&self) -> &SlaRules {
         &self.rules
+    }
+
+    /// Keeps a new ticket's clocks (from [`Sla::create`]) in a slot.
+    pub fn hold(&mut self, c: TicketClocks) -> Option<Slot> {
+        self.slots.hold(c)
+    }
+
+    /// Runs `op` on the clocks in `slot`, beside the rest of the SLA state.
+    pub fn with_clocks<R>(
+        &mut self,
+        slot: Slot,
+        op: impl FnOnce(&mut Sla, &mut TicketClocks) -> R,
+    ) -> R {
+        let mut c = self.slots.get(slot);
+        let result = op(self, &mut c);
+        self.slots.put(slot, c);
+        result
+    }
+
+    /// Drops the clocks of ticket `id` (see [`Sla::drop_all`]) and frees
+    /// their slot.
+    pub fn release(&mut self, id: u64, slot: Slot, t: &Terms) {
+        self.with_clocks(slot, |sla, c| sla.drop_all(id, c, t));
+        self.slots.release(slot);
     }
 
     /// Timer entries held, stale ones included.
@@ -468,21 +498,22 @@ impl Sla {
             let threshold = self.rules.at_risk_ms(target);
             // At risk from the first instant the threshold is counted;
             // a new, longer target can take a clock out of risk.
+            // A calendar only delays an instant, never brings it forward:
+            // while even the earliest it could be is still to come, the
+            // ticket wakes then rather than searching its calendar now.
+            // Most clocks stop before that, and are never searched.
+            let risk_floor = c.since_ms.saturating_add(threshold - counted);
+            let deadline_floor = c.since_ms.saturating_add(target - counted);
             let risk_at = if counted >= threshold {
                 c.since_ms
-            } else if counting {
-                // A calendar only delays the threshold: when even the
-                // earliest it could be is later than now and than what is
-                // due already, this clock is not at risk and sets nothing
-                // due, so its calendar need not be searched.
-                let earliest = c.since_ms.saturating_add(threshold - counted);
-                if earliest > now && earliest >= next {
-                    self.set(c, t.queue, kind, AT_RISK, false);
-                    continue;
-                }
-                self.run_out(c, c.since_ms, threshold - counted, false)
-            } else {
+            } else if !counting {
                 NONE
+            } else if risk_floor > now {
+                self.set(c, t.queue, kind, AT_RISK, false);
+                next = next.min(risk_floor);
+                continue;
+            } else {
+                self.run_out(c, c.since_ms, threshold - counted, false)
             };
             self.set(c, t.queue, kind, AT_RISK, risk_at <= now);
             if !counting {
@@ -490,6 +521,10 @@ impl Sla {
             }
             if risk_at > now {
                 next = next.min(risk_at);
+                continue;
+            }
+            if deadline_floor > now {
+                next = next.min(deadline_floor.saturating_add(1));
                 continue;
             }
             let deadline = self.run_out(c, c.since_ms, target - counted, true);

@@ -19,11 +19,13 @@ impl Engine {
                 continue;
             };
             let (terms, dims) = (t.sla_terms(), t.dims());
-            let Some(clocks) = t.sla.as_deref_mut() else {
+            let Some(slot) = t.sla else {
                 continue;
             };
-            self.sla.fire(ticket, clocks, &terms, due_ms);
-            let name = breached_ticket(&self.sla, ticket, clocks);
+            let name = self.sla.with_clocks(slot, |sla, clocks| {
+                sla.fire(ticket, clocks, &terms, due_ms);
+                breached_ticket(sla, ticket, clocks)
+            });
             // Firing gives only breaches, each counted at its deadline;
             // nothing met comes of it to place in the windows.
             let firing = At {
@@ -62,11 +64,13 @@ impl Engine {
             return;
         };
         let (terms, dims) = (t.sla_terms(), t.dims());
-        let Some(clocks) = t.sla.as_deref_mut() else {
+        let Some(slot) = t.sla else {
             return;
         };
-        op(&mut self.sla, clocks, &terms);
-        let name = breached_ticket(&self.sla, ticket, clocks);
+        let name = self.sla.with_clocks(slot, |sla, clocks| {
+            op(sla, clocks, &terms);
+            breached_ticket(sla, ticket, clocks)
+        });
         self.count_sla(dims, at, name);
     }
 
@@ -87,12 +91,13 @@ impl Engine {
         };
         let place = reselect.then(|| (self.queues.name(t.queue), t.channel));
         let (after, awaits, dims) = (t.sla_terms(), t.sla_awaits(), t.dims());
-        let Some(clocks) = t.sla.as_deref_mut() else {
+        let Some(slot) = t.sla else {
             return;
         };
-        self.sla
-            .change(ticket, clocks, &before, &after, place, awaits, at.ts);
-        let name = breached_ticket(&self.sla, ticket, clocks);
+        let name = self.sla.with_clocks(slot, |sla, clocks| {
+            sla.change(ticket, clocks, &before, &after, place, awaits, at.ts);
+            breached_ticket(sla, ticket, clocks)
+        });
         self.count_sla(dims, at, name);
     }
 
