@@ -1,7 +1,9 @@
 //! deskpulse: customer-support events in, live KPIs out as Prometheus
-//! metrics. Data flows source → decode → engine → kpi → export; `serve`
-//! answers HTTP, `live` and `demo` wire the parts together.
+//! metrics. Data flows source → decode → engine → kpi → export; `checkpoint`
+//! saves and restores the engines' state; `serve` answers HTTP, `live` and
+//! `demo` wire the parts together.
 
+pub mod checkpoint;
 pub mod config;
 pub mod decode;
 pub mod demo;

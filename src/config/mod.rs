@@ -20,7 +20,7 @@ mod validate;
 pub use layers::Sources;
 pub use sections::{
     CustomRatio, EngineConfig, EventFilter, HttpConfig, KafkaConfig, LabelLimits, MetricsConfig,
-    Span,
+    Span, StateConfig,
 };
 pub use sla::{CalendarConfig, PolicyConfig, SlaConfig, TargetsConfig};
 
@@ -54,6 +54,7 @@ pub struct Config {
     pub custom_ratios: Vec<CustomRatio>,
     pub kafka: KafkaConfig,
     pub http: HttpConfig,
+    pub state: StateConfig,
     /// SPEC §4.1; only from the file.
     #[serde(skip_serializing)]
     pub sla: SlaConfig,

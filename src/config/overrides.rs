@@ -50,6 +50,7 @@ pub(super) fn schema() -> toml::Table {
     let mut config = Config::default();
     // Every `Option` field needs a value here, or it is not settable.
     config.kafka.dead_letter_topic = Some(String::new());
+    config.state.topic = Some(String::new());
     toml::Table::try_from(config).expect("the defaults serialise to TOML")
 }
 

@@ -101,6 +101,20 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
 }
 
+/// Checkpoints of live mode (`deskpulse run`): where each partition's
+/// state is saved, and how often.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// Directory of the local store; `""` turns it off.
+    pub dir: String,
+    /// Kafka topic of the shared store; off when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomRatio {
@@ -175,6 +189,16 @@ impl Default for KafkaConfig {
             dead_letter_topic: None,
             startup_timeout: Duration::from_secs(10),
             properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: "deskpulse-state".into(),
+            topic: None,
+            checkpoint_interval: Duration::from_secs(10),
         }
     }
 }

@@ -117,16 +117,30 @@ impl Config {
             );
         }
         if let Some(dlq) = &kafka.dead_letter_topic {
-            if dlq.trim().is_empty() {
-                return invalid(
-                    "kafka.dead_letter_topic is empty; give a topic name, or leave the key out to turn dead-lettering off".into(),
-                );
-            }
-            if kafka.topics.contains(dlq) {
+            side_topic(
+                "kafka.dead_letter_topic",
+                dlq,
+                "dead-lettering",
+                "rejected messages would be consumed again",
+                &kafka.topics,
+            )?;
+        }
+        if let Some(topic) = &self.state.topic {
+            side_topic(
+                "state.topic",
+                topic,
+                "the shared checkpoint store",
+                "checkpoints would be consumed as events",
+                &kafka.topics,
+            )?;
+            if kafka.dead_letter_topic.as_ref() == Some(topic) {
                 return invalid(format!(
-                    "kafka.dead_letter_topic {dlq:?} is also in kafka.topics; rejected messages would be consumed again, use another topic"
+                    "state.topic {topic:?} is also kafka.dead_letter_topic; give each its own topic"
                 ));
             }
+        }
+        if self.state.checkpoint_interval < std::time::Duration::from_secs(1) {
+            return invalid("state.checkpoint_interval must be at least 1s, e.g. \"10s\"".into());
         }
         if kafka.startup_timeout.is_zero() {
             return invalid("kafka.startup_timeout must be more than 0, e.g. \"10s\"".into());
@@ -140,6 +154,28 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A topic deskpulse writes beside the ones it reads (`key`): named, and
+/// not one of them.
+fn side_topic(
+    key: &str,
+    topic: &str,
+    turned_off: &str,
+    because: &str,
+    read: &[String],
+) -> Result<(), ConfigError> {
+    if topic.trim().is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "{key} is empty; give a topic name, or leave the key out to turn {turned_off} off"
+        )));
+    }
+    if read.iter().any(|t| t == topic) {
+        return Err(ConfigError::Invalid(format!(
+            "{key} {topic:?} is also in kafka.topics; {because}, use another topic"
+        )));
+    }
+    Ok(())
 }
 
 fn is_metric_name_prefix(s: &str) -> bool {

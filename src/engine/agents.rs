@@ -18,15 +18,15 @@ impl Engine {
     /// counts towards utilization.
     pub(super) fn apply_agent_status(&mut self, agent: &str, status: AgentStatus, at: At) {
         let id = decode::id_hash(agent);
-        let label = self.agent_labels.intern(agent);
-        match self.agents.get(&id).map(|a| (a.status, a.since_ms)) {
+        let label = self.state.agent_labels.intern(agent);
+        match self.state.agents.get(&id).map(|a| (a.status, a.since_ms)) {
             // Older news than what we hold changes nothing.
             Some((_, since)) if at.ts < since => return,
             Some((was, since)) => self.spread_agent_time(was, since, at),
             None => {}
         }
         let since_ms = at.ts;
-        self.agents.insert(
+        self.state.agents.insert(
             id,
             Agent {
                 status,
@@ -42,11 +42,14 @@ impl Engine {
             return;
         }
         let busy = status == AgentStatus::Busy;
-        self.scopes.centre.spread(from_ms, to.ts, |tally, ms| {
-            tally.add(Count::OnlineMs, ms);
-            if busy {
-                tally.add(Count::BusyMs, ms);
-            }
-        });
+        self.state
+            .scopes
+            .centre
+            .spread(from_ms, to.ts, |tally, ms| {
+                tally.add(Count::OnlineMs, ms);
+                if busy {
+                    tally.add(Count::BusyMs, ms);
+                }
+            });
     }
 }

@@ -62,13 +62,13 @@ impl Engine {
             }
             Kind::SignedUp { customer } => {
                 // A repeated sign-up is not a new customer.
-                let new = self.customers.insert(customer);
+                let new = self.state.customers.insert(customer);
                 if new {
                     self.record(at, None, None, |tally| tally.add(Count::SignUps, 1));
                 }
             }
             Kind::Churned { customer } => {
-                self.customers.remove(&customer);
+                self.state.customers.remove(&customer);
                 self.record(at, None, None, |tally| tally.add(Count::Churns, 1));
             }
             _ => {}
@@ -84,14 +84,14 @@ impl Engine {
         ticket: Option<u64>,
         agent: Option<&str>,
     ) -> (TicketDims, Option<u16>) {
-        let agent = agent.map(|a| self.agent_labels.intern(a));
-        match ticket.and_then(|id| self.tickets.get(&id)) {
+        let agent = agent.map(|a| self.state.agent_labels.intern(a));
+        match ticket.and_then(|id| self.state.tickets.get(&id)) {
             Some(t) => (t.dims(), agent.or((t.agent != NO_AGENT).then_some(t.agent))),
             None => (
                 TicketDims {
                     channel: Channel::Unknown,
                     priority: Priority::Normal,
-                    queue: self.queues.intern_or_unknown(None),
+                    queue: self.state.queues.intern_or_unknown(None),
                 },
                 agent,
             ),

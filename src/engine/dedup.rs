@@ -27,35 +27,27 @@ pub struct Dedup {
     max_entries: usize,
 }
 
-/// What a checkpoint holds: the sightings; the index is rebuilt from them.
+/// What a checkpoint holds: the sightings; the index is rebuilt from them,
+/// and the limits come from the config ([`Dedup::limit_as`]).
 #[derive(Serialize)]
 struct SightingsRef<'a> {
     order: &'a VecDeque<(i64, u64)>,
-    horizon_ms: i64,
-    max_entries: usize,
 }
 
 #[derive(Deserialize)]
 struct Sightings {
     order: VecDeque<(i64, u64)>,
-    horizon_ms: i64,
-    max_entries: usize,
 }
 
 impl Serialize for Dedup {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        SightingsRef {
-            order: &self.order,
-            horizon_ms: self.horizon_ms,
-            max_entries: self.max_entries,
-        }
-        .serialize(s)
+        SightingsRef { order: &self.order }.serialize(s)
     }
 }
 
 impl From<Sightings> for Dedup {
     fn from(s: Sightings) -> Dedup {
-        let mut d = Dedup::new(s.horizon_ms, s.max_entries);
+        let mut d = Dedup::new(i64::MAX, usize::MAX);
         for (ts, id) in s.order {
             d.push(id, ts);
         }
@@ -73,6 +65,13 @@ impl Dedup {
             // Sighting numbers are u32.
             max_entries: max_entries.min(u32::MAX as usize),
         }
+    }
+
+    /// Takes the horizon and size bound of `fresh` (one built from the
+    /// config); what lies beyond them goes at the next event.
+    pub fn limit_as(&mut self, fresh: &Dedup) {
+        self.horizon_ms = fresh.horizon_ms;
+        self.max_entries = fresh.max_entries;
     }
 
     fn sighting(&self, number: u32) -> Option<&(i64, u64)> {
@@ -188,7 +187,9 @@ mod tests {
         d.remember(1, 20, 20);
         d.remember(2, 21, 21);
         let text = serde_json::to_string(&d).expect("serialise");
-        let back: Dedup = serde_json::from_str(&text).expect("deserialise");
+        let mut back: Dedup = serde_json::from_str(&text).expect("deserialise");
+        // The limits come from the config, not the checkpoint.
+        back.limit_as(&Dedup::new(10, 100));
         assert_eq!(back.len(), 2);
         assert!(back.is_duplicate(1, 30) && back.is_duplicate(2, 30));
         assert!(!back.is_duplicate(1, 31));

@@ -40,8 +40,9 @@ impl Engine {
                 ..
             } => {
                 // A repeated queue entry keeps the first one's wait.
-                let queues = &mut self.queues;
-                self.interactions
+                let queues = &mut self.state.queues;
+                self.state
+                    .interactions
                     .entry(interaction)
                     .or_insert_with(|| Interaction {
                         queued_ms: ts,
@@ -55,11 +56,11 @@ impl Engine {
                     });
             }
             Kind::Answered { interaction, agent } => {
-                if !self.interactions.contains_key(&interaction) {
+                if !self.state.interactions.contains_key(&interaction) {
                     return Err(Reject::UnknownInteraction);
                 }
-                let agent = self.agent_labels.intern(&agent);
-                let Some(i) = self.interactions.get_mut(&interaction) else {
+                let agent = self.state.agent_labels.intern(&agent);
+                let Some(i) = self.state.interactions.get_mut(&interaction) else {
                     return Err(Reject::UnknownInteraction);
                 };
                 i.last_ms = i.last_ms.max(ts);
@@ -94,7 +95,7 @@ impl Engine {
                 }
                 // talk (without hold) + hold + after-call work = wrap-up end − answer.
                 let (dims, agent, handle) = (i.dims(), i.agent, ts.saturating_sub(i.answered_ms));
-                self.interactions.remove(&interaction);
+                self.state.interactions.remove(&interaction);
                 self.observe_handle(at, dims, Some(agent), handle);
             }
             Kind::Abandoned { interaction } => {
@@ -103,7 +104,7 @@ impl Engine {
                     return Ok(());
                 }
                 let (dims, wait) = (i.dims(), ts.saturating_sub(i.queued_ms));
-                self.interactions.remove(&interaction);
+                self.state.interactions.remove(&interaction);
                 self.cumulative
                     .count_interaction(dims, InteractionOutcome::Abandoned);
                 let late = self.settings.kpi.abandoned_late(wait);
@@ -114,7 +115,7 @@ impl Engine {
             }
             Kind::Blocked { interaction } => {
                 let dims = self.touch(interaction, ts)?.dims();
-                self.interactions.remove(&interaction);
+                self.state.interactions.remove(&interaction);
                 self.cumulative
                     .count_interaction(dims, InteractionOutcome::Blocked);
                 self.record(at, Some(dims.queue), None, |tally| {
@@ -131,10 +132,10 @@ impl Engine {
                 acw_ms,
             } => {
                 let dims = InteractionDims {
-                    queue: self.queues.intern_or_unknown(queue.as_deref()),
+                    queue: self.state.queues.intern_or_unknown(queue.as_deref()),
                     channel,
                 };
-                let agent = agent.map(|a| self.agent_labels.intern(&a));
+                let agent = agent.map(|a| self.state.agent_labels.intern(&a));
                 self.count_answered(at, dims, agent, wait_ms);
                 let handle = talk_ms.saturating_add(hold_ms).saturating_add(acw_ms);
                 self.observe_handle(at, dims, agent, handle);
@@ -146,6 +147,7 @@ impl Engine {
 
     fn touch(&mut self, interaction: u64, ts: i64) -> Result<&mut Interaction, Reject> {
         let i = self
+            .state
             .interactions
             .get_mut(&interaction)
             .ok_or(Reject::UnknownInteraction)?;

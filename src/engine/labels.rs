@@ -12,8 +12,12 @@ pub const OTHER: &str = "other";
 pub struct LabelSet {
     ids: rustc_hash::FxHashMap<Box<str>, u16>,
     names: Vec<Box<str>>,
+    /// From the config, never restored.
+    #[serde(skip)]
     limit: usize,
-    /// Events whose value was folded into `other`.
+    /// Events whose value was folded into `other`: a counter, so per
+    /// process and never restored.
+    #[serde(skip)]
     folded: u64,
 }
 
@@ -25,6 +29,13 @@ impl LabelSet {
             limit,
             folded: 0,
         }
+    }
+
+    /// Takes the limit of `fresh` (one built from the config). Values
+    /// already interned stay, even beyond a lowered limit: their ids are
+    /// held by the state.
+    pub fn limit_as(&mut self, fresh: &LabelSet) {
+        self.limit = fresh.limit;
     }
 
     pub fn intern(&mut self, value: &str) -> u16 {

@@ -10,6 +10,7 @@ mod customers;
 pub mod dedup;
 mod interactions;
 pub mod labels;
+mod restore;
 pub mod rules;
 pub mod sla;
 pub mod snapshot;
@@ -84,7 +85,7 @@ pub enum Applied {
 }
 
 /// The processor's own counters.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Health {
     pub accepted_by_type: rustc_hash::FxHashMap<String, u64>,
     pub rejected: HashMap<String, u64>,
@@ -92,7 +93,7 @@ pub struct Health {
     pub late: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 struct Settings {
     lateness_ms: i64,
     resolved_retention_ms: i64,
@@ -101,7 +102,6 @@ struct Settings {
     windows_by_queue: bool,
     window_lengths_ms: Vec<i64>,
     window_names: Vec<String>,
-    #[serde(skip)]
     today_zone: Option<chrono_tz::Tz>,
     /// Some `[[sla.policy]]` is configured: tickets run clocks.
     sla_on: bool,
@@ -115,13 +115,26 @@ struct Scopes {
     agents: Vec<Option<WindowSet>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An engine: settings built from the config, the state its events built
+/// ([`State`], what a checkpoint holds) and this process's counters.
+#[derive(Debug, Clone)]
 pub struct Engine {
     settings: Settings,
-    #[serde(skip)]
     decoder: Decoder,
     custom_by_type: HashMap<String, Vec<CustomSide>>,
     custom_names: Vec<String>,
+    state: State,
+    /// Counters and classic histograms are per process: a restored engine
+    /// starts them at 0, which Prometheus reads as a counter reset, and
+    /// what a partition counted stays with the process that counted it.
+    cumulative: Cumulative,
+    health: Health,
+}
+
+/// Everything the events built and nothing the config gives: what a
+/// checkpoint saves and [`Engine::restore`] brings back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
     /// Largest accepted `ts` (SPEC §3); `NEVER` before the first event.
     clock_ms: i64,
     next_sweep_ms: i64,
@@ -134,10 +147,8 @@ pub struct Engine {
     agents: IdMap<Agent>,
     customers: IdSet,
     scopes: Scopes,
-    cumulative: Cumulative,
-    health: Health,
-    /// Rebuilt from the config, never restored.
-    #[serde(skip)]
+    /// Only the clocks are saved; policies, calendars, the timer and the
+    /// gauges are rebuilt.
     sla: Sla,
 }
 
@@ -185,30 +196,32 @@ impl Engine {
                 .iter()
                 .map(|r| r.name.clone())
                 .collect(),
-            clock_ms: NEVER,
-            next_sweep_ms: NEVER,
-            dedup: Dedup::new(ms(e.dedup_horizon), e.dedup_max_entries),
-            queues: LabelSet::new(config.limits.queue),
-            categories: LabelSet::new(config.limits.category),
-            agent_labels: LabelSet::new(config.limits.agent),
-            tickets: IdMap::default(),
-            interactions: IdMap::default(),
-            agents: IdMap::default(),
-            customers: IdSet::default(),
-            scopes: Scopes {
-                centre: WindowSet::new(&window_lengths_ms, today_zone),
-                queues: Vec::new(),
-                agents: Vec::new(),
+            state: State {
+                clock_ms: NEVER,
+                next_sweep_ms: NEVER,
+                dedup: Dedup::new(ms(e.dedup_horizon), e.dedup_max_entries),
+                queues: LabelSet::new(config.limits.queue),
+                categories: LabelSet::new(config.limits.category),
+                agent_labels: LabelSet::new(config.limits.agent),
+                tickets: IdMap::default(),
+                interactions: IdMap::default(),
+                agents: IdMap::default(),
+                customers: IdSet::default(),
+                scopes: Scopes {
+                    centre: WindowSet::new(&window_lengths_ms, today_zone),
+                    queues: Vec::new(),
+                    agents: Vec::new(),
+                },
+                sla: Sla::new(config.sla_rules.clone()),
             },
             cumulative: Cumulative::default(),
             health: Health::default(),
-            sla: Sla::new(config.sla_rules.clone()),
         }
     }
 
     /// The event-time clock: the largest accepted `ts`, if any.
     pub fn clock_ms(&self) -> Option<i64> {
-        (self.clock_ms != NEVER).then_some(self.clock_ms)
+        (self.state.clock_ms != NEVER).then_some(self.state.clock_ms)
     }
 
     pub fn health(&self) -> &Health {
@@ -245,13 +258,17 @@ impl Engine {
         let mut raw = decode::RawEvent::default();
         decode::parse(line, &mut raw)?;
         if let Some(id) = raw.event_id() {
-            if self.dedup.is_duplicate(decode::id_hash(id), self.clock_ms) {
+            if self
+                .state
+                .dedup
+                .is_duplicate(decode::id_hash(id), self.state.clock_ms)
+            {
                 return Ok(Applied::Duplicate);
             }
         }
         let (type_id, event) = self.decoder.validate(&mut raw, wall_ms)?;
-        let late = self.clock_ms != NEVER
-            && self.clock_ms.saturating_sub(event.ts) > self.settings.lateness_ms;
+        let late = self.state.clock_ms != NEVER
+            && self.state.clock_ms.saturating_sub(event.ts) > self.settings.lateness_ms;
         let (id, ts) = (event.id, event.ts);
         let at = At {
             ts,
@@ -267,14 +284,14 @@ impl Engine {
                 self.health.accepted_by_type.insert(type_name.to_owned(), 1);
             }
         }
-        self.clock_ms = self.clock_ms.max(ts);
+        self.state.clock_ms = self.state.clock_ms.max(ts);
         // Every deadline before the clock has fired (SPEC §4.4); the
         // event's own ticket caught up before its event applied.
-        self.advance(self.clock_ms);
-        self.dedup.remember(id, ts, self.clock_ms);
-        if self.clock_ms >= self.next_sweep_ms {
+        self.advance(self.state.clock_ms);
+        self.state.dedup.remember(id, ts, self.state.clock_ms);
+        if self.state.clock_ms >= self.state.next_sweep_ms {
             self.sweep();
-            self.next_sweep_ms = self.clock_ms.saturating_add(SWEEP_EVERY_MS);
+            self.state.next_sweep_ms = self.state.clock_ms.saturating_add(SWEEP_EVERY_MS);
         }
         Ok(Applied::Accepted { late, ts_ms: ts })
     }
@@ -282,10 +299,11 @@ impl Engine {
     /// Releases resolved tickets past their retention and idle interactions.
     fn sweep(&mut self) {
         let resolved_before = self
+            .state
             .clock_ms
             .saturating_sub(self.settings.resolved_retention_ms);
-        let sla = &mut self.sla;
-        self.tickets.retain(|&id, t| {
+        let sla = &mut self.state.sla;
+        self.state.tickets.retain(|&id, t| {
             let keep = !t.is_resolved() || t.resolved_ms >= resolved_before;
             if let (false, Some(slot)) = (keep, t.sla) {
                 sla.release(id, slot, &t.sla_terms());
@@ -293,9 +311,12 @@ impl Engine {
             keep
         });
         let idle_before = self
+            .state
             .clock_ms
             .saturating_sub(self.settings.interaction_timeout_ms);
-        self.interactions.retain(|_, i| i.last_ms >= idle_before);
+        self.state
+            .interactions
+            .retain(|_, i| i.last_ms >= idle_before);
     }
 
     /// Applies an accepted event to the state of its domain.
@@ -348,11 +369,11 @@ impl Engine {
         }
         let ts = at.ts;
         let (lengths, zone) = (&self.settings.window_lengths_ms, self.settings.today_zone);
-        self.scopes.centre.record(ts, &mut f);
+        self.state.scopes.centre.record(ts, &mut f);
         let queue = queue.filter(|_| self.settings.windows_by_queue);
         for (scopes, id) in [
-            (&mut self.scopes.queues, queue),
-            (&mut self.scopes.agents, agent),
+            (&mut self.state.scopes.queues, queue),
+            (&mut self.state.scopes.agents, agent),
         ] {
             let Some(id) = id.filter(|&id| id != NO_AGENT) else {
                 continue;
@@ -475,7 +496,7 @@ mod tests {
             .unwrap();
         e.apply_str(&line("2", "ticket.closed", 2, r#","ticket_id":"t""#), WALL)
             .unwrap();
-        assert!(e.tickets.is_empty());
+        assert!(e.state.tickets.is_empty());
         let after = e.apply_str(
             &line("3", "ticket.reopened", 3, r#","ticket_id":"t""#),
             WALL,
@@ -505,7 +526,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            e.tickets.is_empty(),
+            e.state.tickets.is_empty(),
             "resolved a week ago, never closed: released"
         );
     }

@@ -4,12 +4,10 @@
 //! never restored, so a changed threshold applies from the next start.
 //! The formulas over what a window counted are in `crate::kpi`.
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::EngineConfig;
 use crate::decode::Outcome;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct KpiRules {
     /// A CSAT score at least this is satisfied (§2).
     csat_satisfied_min: i64,

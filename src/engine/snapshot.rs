@@ -88,7 +88,7 @@ impl Engine {
         if self.settings.today_zone.is_some() {
             window_names.push("today".to_owned());
         }
-        let mut centre_windows = self.scopes.centre.aggregate(now_ms);
+        let mut centre_windows = self.state.scopes.centre.aggregate(now_ms);
         self.add_open_agent_time(now_ms, &mut centre_windows);
         let mut outcomes = Vec::with_capacity(centre_windows.len());
         let centre = centre_windows
@@ -96,7 +96,9 @@ impl Engine {
             .map(|(_, mut tally)| {
                 let by_category = std::mem::take(&mut tally.outcomes)
                     .into_iter()
-                    .map(|(category, counts)| (self.categories.name(category).to_owned(), counts))
+                    .map(|(category, counts)| {
+                        (self.state.categories.name(category).to_owned(), counts)
+                    })
                     .collect();
                 outcomes.push(by_category);
                 tally
@@ -117,11 +119,11 @@ impl Engine {
             now_ms,
             window_names,
             centre,
-            queues: scope_tallies(&self.scopes.queues, &self.queues),
-            agents: scope_tallies(&self.scopes.agents, &self.agent_labels),
+            queues: scope_tallies(&self.state.scopes.queues, &self.state.queues),
+            agents: scope_tallies(&self.state.scopes.agents, &self.state.agent_labels),
             outcomes,
             custom_names: self.custom_names.clone(),
-            active_customers: self.customers.len() as u64,
+            active_customers: self.state.customers.len() as u64,
             cumulative: self.cumulative_series(),
             live: self.live(),
             health: self.health_series(),
@@ -131,7 +133,7 @@ impl Engine {
     /// Agents still in a status count up to now: busy and online time of
     /// the open spans, clipped to each window.
     fn add_open_agent_time(&self, now_ms: i64, windows: &mut [(i64, Tally)]) {
-        for agent in self.agents.values() {
+        for agent in self.state.agents.values() {
             if agent.status == AgentStatus::Offline {
                 continue;
             }
@@ -149,7 +151,7 @@ impl Engine {
 
     fn cumulative_series(&self) -> CumulativeSeries {
         let c = &self.cumulative;
-        let queue = |id: u16| self.queues.name(id).to_owned();
+        let queue = |id: u16| self.state.queues.name(id).to_owned();
         let ticket = |d: &super::cumulative::TicketDims| (d.channel, d.priority, queue(d.queue));
         let interaction = |d: &super::cumulative::InteractionDims| (queue(d.queue), d.channel);
         CumulativeSeries {
@@ -187,7 +189,7 @@ impl Engine {
                 .agent_resolutions
                 .iter()
                 .filter(|(&a, _)| a != NO_AGENT)
-                .map(|(&a, &n)| (self.agent_labels.name(a).to_owned(), n))
+                .map(|(&a, &n)| (self.state.agent_labels.name(a).to_owned(), n))
                 .collect(),
         }
     }
@@ -198,7 +200,7 @@ impl Engine {
         let mut open = BTreeMap::new();
         let (mut oldest_open, mut oldest_unanswered) = (BTreeMap::new(), BTreeMap::new());
         let (mut waiting, mut longest_waiting) = (BTreeMap::new(), BTreeMap::new());
-        for t in self.tickets.values().filter(|t| !t.is_resolved()) {
+        for t in self.state.tickets.values().filter(|t| !t.is_resolved()) {
             *open.entry((t.queue, t.priority, t.status)).or_default() += 1;
             keep_earliest(&mut oldest_open, t.queue, t.created_ms);
             if t.first_reply_ms == NEVER {
@@ -206,6 +208,7 @@ impl Engine {
             }
         }
         for i in self
+            .state
             .interactions
             .values()
             .filter(|i| i.answered_ms == NEVER)
@@ -214,10 +217,10 @@ impl Engine {
             keep_earliest(&mut longest_waiting, i.queue, i.queued_ms);
         }
         let mut agents = BTreeMap::new();
-        for agent in self.agents.values() {
+        for agent in self.state.agents.values() {
             *agents.entry(agent.status).or_default() += 1;
         }
-        let queue = |id: u16| self.queues.name(id).to_owned();
+        let queue = |id: u16| self.state.queues.name(id).to_owned();
         // Kept up to date by the clocks as they change: no walk here.
         let by_kind = |gauge: &[[u64; 3]]| {
             let mut named = BTreeMap::new();
@@ -231,18 +234,23 @@ impl Engine {
             named
         };
         Live {
-            sla_kinds: self.sla.rules().kinds_in_use().collect(),
-            sla_breached: by_kind(self.sla.breached_gauge()),
-            sla_at_risk: by_kind(self.sla.at_risk_gauge()),
-            queues: self.queues.names().map(|(_, n)| n.to_owned()).collect(),
+            sla_kinds: self.state.sla.rules().kinds_in_use().collect(),
+            sla_breached: by_kind(self.state.sla.breached_gauge()),
+            sla_at_risk: by_kind(self.state.sla.at_risk_gauge()),
+            queues: self
+                .state
+                .queues
+                .names()
+                .map(|(_, n)| n.to_owned())
+                .collect(),
             tickets_open: open
                 .into_iter()
                 .map(|((q, priority, status), n)| ((queue(q), priority, status), n))
                 .collect(),
-            oldest_open_ms: named(&self.queues, oldest_open),
-            oldest_unanswered_ms: named(&self.queues, oldest_unanswered),
-            waiting: named(&self.queues, waiting),
-            longest_waiting_since_ms: named(&self.queues, longest_waiting),
+            oldest_open_ms: named(&self.state.queues, oldest_open),
+            oldest_unanswered_ms: named(&self.state.queues, oldest_unanswered),
+            waiting: named(&self.state.queues, waiting),
+            longest_waiting_since_ms: named(&self.state.queues, longest_waiting),
             agents,
         }
     }
@@ -259,16 +267,16 @@ impl Engine {
             duplicates: h.duplicates,
             late: h.late,
             state_entries: BTreeMap::from([
-                ("tickets", self.tickets.len() as u64),
-                ("interactions", self.interactions.len() as u64),
-                ("agents", self.agents.len() as u64),
-                ("customers", self.customers.len() as u64),
-                ("event_ids", self.dedup.len() as u64),
+                ("tickets", self.state.tickets.len() as u64),
+                ("interactions", self.state.interactions.len() as u64),
+                ("agents", self.state.agents.len() as u64),
+                ("customers", self.state.customers.len() as u64),
+                ("event_ids", self.state.dedup.len() as u64),
             ]),
             label_folds: BTreeMap::from([
-                ("queue", self.queues.folded()),
-                ("category", self.categories.folded()),
-                ("agent", self.agent_labels.folded()),
+                ("queue", self.state.queues.folded()),
+                ("category", self.state.categories.folded()),
+                ("agent", self.state.agent_labels.folded()),
             ]),
             clock_ms: self.clock_ms(),
         }

@@ -84,7 +84,7 @@ impl Engine {
                 customer,
                 ticket_id,
             } => {
-                if self.tickets.contains_key(&ticket) {
+                if self.state.tickets.contains_key(&ticket) {
                     return Err(Reject::DuplicateTicket);
                 }
                 let mut t = Ticket {
@@ -93,8 +93,8 @@ impl Engine {
                     waiting_since_ms: NEVER,
                     resolved_ms: NEVER,
                     customer: customer.unwrap_or(0),
-                    queue: self.queues.intern_or_unknown(queue.as_deref()),
-                    category: self.categories.intern_or_unknown(category.as_deref()),
+                    queue: self.state.queues.intern_or_unknown(queue.as_deref()),
+                    category: self.state.categories.intern_or_unknown(category.as_deref()),
                     agent: NO_AGENT,
                     public_replies: 0,
                     channel,
@@ -108,11 +108,11 @@ impl Engine {
                     let new = NewTicket {
                         id: ticket,
                         name: &ticket_id,
-                        queue: self.queues.name(t.queue),
+                        queue: self.state.queues.name(t.queue),
                         channel,
                     };
-                    let clocks = self.sla.create(new, &t.sla_terms(), ts);
-                    t.sla = self.sla.hold(clocks);
+                    let clocks = self.state.sla.create(new, &t.sla_terms(), ts);
+                    t.sla = self.state.sla.hold(clocks);
                 }
                 self.cumulative
                     .count_ticket(t.dims(), TicketCounter::Created);
@@ -122,19 +122,23 @@ impl Engine {
                         tally.customers.push(c);
                     }
                 });
-                self.tickets.insert(ticket, t);
+                self.state.tickets.insert(ticket, t);
             }
             Kind::TicketAssigned {
                 ticket,
                 agent,
                 queue,
             } => {
-                if !self.tickets.contains_key(&ticket) {
+                if !self.state.tickets.contains_key(&ticket) {
                     return Err(Reject::UnknownTicket);
                 }
-                let agent = self.agent_labels.intern(&agent);
-                let queue = queue.map(|q| self.queues.intern(&q));
-                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                let agent = self.state.agent_labels.intern(&agent);
+                let queue = queue.map(|q| self.state.queues.intern(&q));
+                let t = self
+                    .state
+                    .tickets
+                    .get_mut(&ticket)
+                    .ok_or(Reject::UnknownTicket)?;
                 let before = t.sla_terms();
                 t.agent = agent;
                 if let Some(q) = queue {
@@ -149,7 +153,11 @@ impl Engine {
                 agent,
                 public,
             } => {
-                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                let t = self
+                    .state
+                    .tickets
+                    .get_mut(&ticket)
+                    .ok_or(Reject::UnknownTicket)?;
                 if !public {
                     return Ok(());
                 }
@@ -165,8 +173,8 @@ impl Engine {
                 };
                 let (dims, queue, needs_agent) = (t.dims(), t.queue, t.agent == NO_AGENT);
                 if needs_agent {
-                    let id = self.agent_labels.intern(&agent);
-                    if let Some(t) = self.tickets.get_mut(&ticket) {
+                    let id = self.state.agent_labels.intern(&agent);
+                    if let Some(t) = self.state.tickets.get_mut(&ticket) {
                         t.agent = id;
                     }
                 }
@@ -182,7 +190,11 @@ impl Engine {
                 }
             }
             Kind::CustomerReplied { ticket } => {
-                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                let t = self
+                    .state
+                    .tickets
+                    .get_mut(&ticket)
+                    .ok_or(Reject::UnknownTicket)?;
                 // Replies before the first agent reply start no clock (§7.6).
                 if t.first_reply_ms != NEVER && ts > t.first_reply_ms {
                     t.customer_replied_after_reply = true;
@@ -198,7 +210,11 @@ impl Engine {
                 }
             }
             Kind::StatusChanged { ticket, status } => {
-                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                let t = self
+                    .state
+                    .tickets
+                    .get_mut(&ticket)
+                    .ok_or(Reject::UnknownTicket)?;
                 let before = t.sla_terms();
                 t.status = status;
                 self.sla_change(ticket, before, false, at);
@@ -209,12 +225,12 @@ impl Engine {
                 queue,
                 category,
             } => {
-                if !self.tickets.contains_key(&ticket) {
+                if !self.state.tickets.contains_key(&ticket) {
                     return Err(Reject::UnknownTicket);
                 }
-                let queue = queue.map(|q| self.queues.intern(&q));
-                let category = category.map(|c| self.categories.intern(&c));
-                if let Some(t) = self.tickets.get_mut(&ticket) {
+                let queue = queue.map(|q| self.state.queues.intern(&q));
+                let category = category.map(|c| self.state.categories.intern(&c));
+                if let Some(t) = self.state.tickets.get_mut(&ticket) {
                     let before = t.sla_terms();
                     t.priority = priority.unwrap_or(t.priority);
                     t.queue = queue.unwrap_or(t.queue);
@@ -229,11 +245,11 @@ impl Engine {
                 agent,
                 outcome,
             } => {
-                if !self.tickets.contains_key(&ticket) {
+                if !self.state.tickets.contains_key(&ticket) {
                     return Err(Reject::UnknownTicket);
                 }
-                let agent = agent.map(|a| self.agent_labels.intern(&a));
-                let Some(t) = self.tickets.get_mut(&ticket) else {
+                let agent = agent.map(|a| self.state.agent_labels.intern(&a));
+                let Some(t) = self.state.tickets.get_mut(&ticket) else {
                     return Err(Reject::UnknownTicket);
                 };
                 // A second resolution without a reopen changes nothing.
@@ -288,7 +304,11 @@ impl Engine {
                 }
             }
             Kind::Reopened { ticket } => {
-                let t = self.tickets.get_mut(&ticket).ok_or(Reject::UnknownTicket)?;
+                let t = self
+                    .state
+                    .tickets
+                    .get_mut(&ticket)
+                    .ok_or(Reject::UnknownTicket)?;
                 if !t.is_resolved() {
                     return Ok(());
                 }
@@ -301,9 +321,13 @@ impl Engine {
                 self.record(at, Some(queue), None, |tally| tally.add(Count::Reopened, 1));
             }
             Kind::Closed { ticket } => {
-                let t = self.tickets.remove(&ticket).ok_or(Reject::UnknownTicket)?;
+                let t = self
+                    .state
+                    .tickets
+                    .remove(&ticket)
+                    .ok_or(Reject::UnknownTicket)?;
                 if let Some(slot) = t.sla {
-                    self.sla.release(ticket, slot, &t.sla_terms());
+                    self.state.sla.release(ticket, slot, &t.sla_terms());
                 }
             }
             _ => {}

@@ -85,6 +85,14 @@ pub fn wall_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The mutex's value, even after a thread panicked holding it: what is
+/// guarded here (routes, changes, statistics) stays consistent per update.
+pub fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Bucket upper bounds (seconds) of the end-to-end delay, event `ts` to
 /// applied: from a healthy few milliseconds to an hour-old backlog.
 pub const DELAY_BUCKETS: &[f64] = &[

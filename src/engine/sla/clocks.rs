@@ -15,6 +15,7 @@ pub use slots::Slot;
 use slots::Slots;
 use timer::Timer;
 
+mod saved;
 mod slots;
 mod timer;
 

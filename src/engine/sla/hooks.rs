@@ -14,15 +14,15 @@ impl Engine {
         if !self.settings.sla_on {
             return;
         }
-        while let Some((due_ms, ticket)) = self.sla.pop_due(now_ms) {
-            let Some(t) = self.tickets.get_mut(&ticket) else {
+        while let Some((due_ms, ticket)) = self.state.sla.pop_due(now_ms) {
+            let Some(t) = self.state.tickets.get_mut(&ticket) else {
                 continue;
             };
             let (terms, dims) = (t.sla_terms(), t.dims());
             let Some(slot) = t.sla else {
                 continue;
             };
-            let name = self.sla.with_clocks(slot, |sla, clocks| {
+            let name = self.state.sla.with_clocks(slot, |sla, clocks| {
                 sla.fire(ticket, clocks, &terms, due_ms);
                 breached_ticket(sla, ticket, clocks)
             });
@@ -41,7 +41,7 @@ impl Engine {
     pub(in crate::engine) fn sla_catch_up(&mut self, ticket: u64, at: At) {
         // Every ticket's next instant is in the timer: most events find
         // nothing due there and skip the ticket lookup.
-        if !self.sla.any_due(at.ts) {
+        if !self.state.sla.any_due(at.ts) {
             return;
         }
         self.sla_op(ticket, at, |sla, c, terms| {
@@ -60,14 +60,14 @@ impl Engine {
         if !self.settings.sla_on {
             return;
         }
-        let Some(t) = self.tickets.get_mut(&ticket) else {
+        let Some(t) = self.state.tickets.get_mut(&ticket) else {
             return;
         };
         let (terms, dims) = (t.sla_terms(), t.dims());
         let Some(slot) = t.sla else {
             return;
         };
-        let name = self.sla.with_clocks(slot, |sla, clocks| {
+        let name = self.state.sla.with_clocks(slot, |sla, clocks| {
             op(sla, clocks, &terms);
             breached_ticket(sla, ticket, clocks)
         });
@@ -86,15 +86,15 @@ impl Engine {
         if !self.settings.sla_on {
             return;
         }
-        let Some(t) = self.tickets.get_mut(&ticket) else {
+        let Some(t) = self.state.tickets.get_mut(&ticket) else {
             return;
         };
-        let place = reselect.then(|| (self.queues.name(t.queue), t.channel));
+        let place = reselect.then(|| (self.state.queues.name(t.queue), t.channel));
         let (after, awaits, dims) = (t.sla_terms(), t.sla_awaits(), t.dims());
         let Some(slot) = t.sla else {
             return;
         };
-        let name = self.sla.with_clocks(slot, |sla, clocks| {
+        let name = self.state.sla.with_clocks(slot, |sla, clocks| {
             sla.change(ticket, clocks, &before, &after, place, awaits, at.ts);
             breached_ticket(sla, ticket, clocks)
         });
@@ -109,12 +109,12 @@ impl Engine {
     // Out of line, as the clock operations are (see clocks.rs).
     #[inline(never)]
     fn count_sla(&mut self, dims: TicketDims, event: At, ticket_name: Option<Box<str>>) {
-        if self.sla.verdicts.is_empty() {
+        if self.state.sla.verdicts.is_empty() {
             return;
         }
         // Taken out and put back, so that counting can borrow the engine
         // while the buffer keeps its allocation.
-        let mut verdicts = std::mem::take(&mut self.sla.verdicts);
+        let mut verdicts = std::mem::take(&mut self.state.sla.verdicts);
         for verdict in verdicts.drain(..) {
             let (kind, business_ms) = match verdict {
                 Verdict::Met {
@@ -148,7 +148,7 @@ impl Engine {
                     .observe_business(dims, kind, ms.max(0) as u64);
             }
         }
-        self.sla.verdicts = verdicts;
+        self.state.sla.verdicts = verdicts;
     }
 }
 

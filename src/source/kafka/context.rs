@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::config::RDKafkaLogLevel;
@@ -17,6 +17,7 @@ use rdkafka::producer::Producer;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::dead_letters::DeadLetters;
+pub(super) use crate::source::locked;
 use crate::source::worker::{PartitionKey, Progress, Work};
 
 /// How long shutdown waits for dead letters still in flight.
@@ -52,12 +53,6 @@ pub(super) struct LiveContext {
     /// that a startup failure reads as the one line that explains it.
     pub(super) started: AtomicBool,
     pub(super) dead_letters: Option<Arc<DeadLetters>>,
-}
-
-pub(super) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ClientContext for LiveContext {

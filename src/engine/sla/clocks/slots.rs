@@ -14,7 +14,7 @@ use super::TicketClocks;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slot(u32);
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Slots {
     clocks: Vec<TicketClocks>,
     free: Vec<u32>,

@@ -1,0 +1,116 @@
+//! Checkpoints: a partition's engine [`State`] together with the offset of
+//! the next message it will apply, so that a restart or a rebalance picks
+//! the partition up exactly where its state stands.
+//!
+//! By job: the encoded form, versioned and checked (`format.rs`); where
+//! checkpoints are kept, behind one interface (`store.rs`: a local
+//! directory in `dir.rs`, a Kafka topic in `topic.rs`); the thread that
+//! encodes and writes them off the workers' hot path (`writer.rs`); and
+//! here, what a restore finds.
+//!
+//! What a checkpoint never holds: settings (rebuilt from the config, and
+//! a fingerprint of those that shape the state is checked instead) and
+//! counters (per process, see [`crate::engine::Engine`]).
+
+pub mod dir;
+pub mod format;
+pub mod store;
+pub mod writer;
+
+pub use format::{Header, Unusable, FORMAT_VERSION};
+pub use store::{PartitionName, Store, StoreError, Stores};
+
+use crate::config::Config;
+use crate::engine::{Engine, State};
+
+/// How a partition's restore went, for the log and
+/// `deskpulse_checkpoint_restores_total{result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Restore {
+    /// State and offset came back.
+    Restored,
+    /// No checkpoint of this partition in any store: it starts empty.
+    None,
+    /// A checkpoint was found and could not be used; it starts empty from
+    /// the committed offset.
+    Unusable,
+    /// A store could not be read; it starts empty from the committed offset.
+    Failed,
+}
+
+impl Restore {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restore::Restored => "restored",
+            Restore::None => "none",
+            Restore::Unusable => "unusable",
+            Restore::Failed => "failed",
+        }
+    }
+}
+
+/// A checkpoint loaded and checked: the engine it restores and the offset
+/// to read from.
+pub struct Restored {
+    pub engine: Engine,
+    pub header: Header,
+}
+
+/// Loads the newest usable checkpoint of `partition` from every store (the
+/// higher offset wins) and restores its engine under `config`. Every
+/// checkpoint found but not used is logged with why and what to do.
+pub fn restore(
+    stores: &Stores,
+    config: &Config,
+    partition: &PartitionName,
+) -> (Restore, Option<Restored>) {
+    let fingerprint = Engine::new(config).state_fingerprint();
+    let mut result = Restore::None;
+    let mut best: Option<(Header, State)> = None;
+    for store in stores.iter() {
+        let bytes = match store.load(partition) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::warn!(
+                    store = store.name(),
+                    %partition,
+                    "checkpoint store unreadable, starting the partition empty from the committed offset: {error}"
+                );
+                result = result.max(Restore::Failed);
+                continue;
+            }
+        };
+        match format::decode(&bytes, partition, fingerprint) {
+            Ok((header, state)) => {
+                if best
+                    .as_ref()
+                    .is_none_or(|(b, _)| header.next_offset > b.next_offset)
+                {
+                    best = Some((header, state));
+                }
+            }
+            Err(why) => {
+                tracing::warn!(
+                    store = store.name(),
+                    %partition,
+                    "checkpoint not used, starting the partition empty from the committed offset: {why}"
+                );
+                result = result.max(Restore::Unusable);
+            }
+        }
+    }
+    match best {
+        Some((header, state)) => (
+            Restore::Restored,
+            Some(Restored {
+                engine: Engine::restore(config, state),
+                header,
+            }),
+        ),
+        None => (result, None),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,60 @@
+//! An engine from a checkpoint's [`State`]: the state as saved, under
+//! settings built from the config, with this process's counters at 0.
+//! A checkpoint is usable only under a config that gives its state the
+//! same shape, which [`Engine::state_fingerprint`] stands for.
+
+use super::{Engine, Sla, State};
+use crate::config::Config;
+
+impl Engine {
+    /// What a checkpoint saves.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// An engine built from `config` holding the saved `state`. The caller
+    /// has checked that `state` was saved under the same fingerprint.
+    pub fn restore(config: &Config, mut state: State) -> Engine {
+        let mut engine = Engine::new(config);
+        let fresh = std::mem::take(&mut engine.state.sla);
+        let fresh_state = &engine.state;
+        state.dedup.limit_as(&fresh_state.dedup);
+        state.queues.limit_as(&fresh_state.queues);
+        state.categories.limit_as(&fresh_state.categories);
+        state.agent_labels.limit_as(&fresh_state.agent_labels);
+        let saved = std::mem::take(&mut state.sla);
+        let clocks = state
+            .tickets
+            .iter()
+            .filter_map(|(&id, t)| t.sla.map(|slot| (id, slot, t.sla_terms())));
+        state.sla = Sla::restored(fresh, saved, clocks);
+        engine.state = state;
+        engine
+    }
+
+    /// Stands for the settings that give the state its shape: the window
+    /// lengths, per-queue windows, the zone of `today`, the custom ratios
+    /// and the SLA policies in order (a clock holds its policy's place).
+    /// Anything else (targets, calendars, limits, lateness, retention) may
+    /// change between a checkpoint and its restore.
+    pub fn state_fingerprint(&self) -> u64 {
+        let s = &self.settings;
+        let policies: Vec<&str> = self
+            .state
+            .sla
+            .rules()
+            .policies
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        let shape = format!(
+            "windows {:?} by queue {} today {:?} custom {:?} sla {:?}",
+            s.window_lengths_ms,
+            s.windows_by_queue,
+            s.today_zone.map(|z| z.name()),
+            self.custom_names,
+            policies
+        );
+        xxhash_rust::xxh3::xxh3_64(shape.as_bytes())
+    }
+}
