@@ -38,6 +38,13 @@ pub fn run(mut config: Config, options: &DemoOptions) -> anyhow::Result<()> {
     }
     config.kafka.brokers = cluster.bootstrap_servers();
     config.kafka.topics = vec![topic.clone()];
+    // The embedded broker starts empty each time: state saved by an
+    // earlier demo would be of other events. Checkpoints still run, into
+    // a directory of this run's own, deleted at the end; the shared topic
+    // store would need a real broker.
+    let state_dir = std::env::temp_dir().join(format!("deskpulse-demo-{}", std::process::id()));
+    config.state.dir = state_dir.to_string_lossy().into_owned();
+    config.state.topic = None;
 
     let stop = Arc::new(AtomicBool::new(false));
     let producer = std::thread::Builder::new()
@@ -47,7 +54,7 @@ pub fn run(mut config: Config, options: &DemoOptions) -> anyhow::Result<()> {
             move || produce(&kafka, &topic, &options, &stop)
         })
         .context("cannot start the generator thread")?;
-    let served = live::run(&config, |address| {
+    let served = live::run(&config, false, |address| {
         println!(
             "deskpulse demo: wallboard at http://{}/ (also /metrics, /api/v1/kpis, /readyz); {} events/s into {} partitions; Ctrl-C stops",
             reachable(address),
@@ -56,6 +63,7 @@ pub fn run(mut config: Config, options: &DemoOptions) -> anyhow::Result<()> {
         );
     });
     stop.store(true, Ordering::Relaxed);
+    let _ = std::fs::remove_dir_all(&state_dir);
     let produced = producer
         .join()
         .map_err(|_| anyhow!("the generator thread failed; see the log above"))?;

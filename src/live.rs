@@ -7,20 +7,37 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
 
+use crate::checkpoint::{self, Checkpoints};
 use crate::config::Config;
 use crate::serve;
 use crate::source::kafka::LiveConsumer;
 
-/// Runs until a signal, or until the polling thread ends. `announce` is
-/// called with the HTTP address once it is listening.
-pub fn run(config: &Config, announce: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+/// Runs until a signal, or until the polling thread ends. With
+/// `state_reset` the saved state is deleted first. `announce` is called
+/// with the HTTP address once it is listening.
+pub fn run(
+    config: &Config,
+    state_reset: bool,
+    announce: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("http")
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let consumer = LiveConsumer::connect(config)?;
+    let stores = checkpoint::open_stores(config)?;
+    if state_reset {
+        checkpoint::reset(&stores, &config.kafka.group_id)?;
+    }
+    let checkpoints = match stores.is_empty() {
+        true => None,
+        false => Some(
+            Checkpoints::start(stores, config.state.checkpoint_interval)
+                .context("cannot start the checkpoint thread")?,
+        ),
+    };
+    let consumer = LiveConsumer::connect(config, checkpoints)?;
     let listen = config.http.listen;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(listen))

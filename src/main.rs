@@ -25,6 +25,10 @@ enum Command {
     Run {
         #[command(flatten)]
         settings: Settings,
+        /// Delete the saved state (checkpoints) of this consumer group
+        /// first: every partition starts empty from its committed offset.
+        #[arg(long)]
+        state_reset: bool,
     },
     /// Live mode with no external services: an embedded broker fed by the generator.
     Demo {
@@ -179,9 +183,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { settings } => {
+        Command::Run {
+            settings,
+            state_reset,
+        } => {
             let config = settings.resolve()?;
-            live::run(&config, |address| tracing::info!(%address, "serving HTTP"))
+            live::run(
+                &config,
+                state_reset,
+                |address| tracing::info!(%address, "serving HTTP"),
+            )
         }
         Command::Demo {
             settings,

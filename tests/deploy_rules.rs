@@ -76,6 +76,7 @@ fn exported_families() -> Vec<String> {
             topic: "support-events".into(),
             partition: 0,
             lag: Some(0),
+            checkpoint: Some((1.0, 1000)),
         }],
         delay: Some(ClassicHistogram::new(DELAY_BUCKETS)),
         ..ConsumerStats::default()

@@ -11,59 +11,13 @@ use common::kafka::{
     eventually, generated, generated_until, kafka, merged, processed, produce, produce_ends,
     produce_to, topic, wait_committed, Deskpulse,
 };
-use common::{join, replay_with_args, rfc3339, Labels, Metrics, HOUR, SEC};
+use common::streams::{assert_same_series, by_ts, namespaced, support_series};
+use common::{join, replay_with_args, rfc3339, Metrics, HOUR, SEC};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 const PATIENCE: Duration = Duration::from_secs(120);
-
-/// The `support_*` series of an exposition.
-fn support_series(m: &Metrics) -> BTreeMap<(String, Labels), f64> {
-    m.series
-        .iter()
-        .filter(|((name, _), _)| name.starts_with("support_"))
-        .map(|(k, v)| (k.clone(), *v))
-        .collect()
-}
-
-/// The lines of `lines` with every id (`event_id`, `ticket_id`,
-/// `interaction_id`, `agent_id`, `customer_id`) prefixed, so that streams
-/// generated apart share no ticket, agent or customer.
-fn namespaced(prefix: &str, lines: &[(i64, String)]) -> Vec<(i64, String)> {
-    lines
-        .iter()
-        .map(|(ts, line)| {
-            let mut event: serde_json::Value =
-                serde_json::from_str(line).expect("generated lines are JSON");
-            for key in [
-                "event_id",
-                "ticket_id",
-                "interaction_id",
-                "agent_id",
-                "customer_id",
-            ] {
-                if let Some(serde_json::Value::String(id)) = event.get_mut(key) {
-                    *id = format!("{prefix}{id}");
-                }
-            }
-            (*ts, event.to_string())
-        })
-        .collect()
-}
-
-/// The lines of `streams`, merged by `ts` (ties in stream order).
-fn by_ts(streams: &[Vec<(i64, String)>]) -> Vec<String> {
-    let mut all: Vec<(i64, usize, &str)> = streams
-        .iter()
-        .enumerate()
-        .flat_map(|(p, s)| s.iter().map(move |(ts, line)| (*ts, p, line.as_str())))
-        .collect();
-    all.sort_by_key(|(ts, p, _)| (*ts, *p));
-    all.into_iter()
-        .map(|(_, _, line)| line.to_owned())
-        .collect()
-}
 
 #[test]
 fn live_metrics_over_four_partitions_equal_replay_of_the_same_events() {
@@ -160,22 +114,7 @@ fn live_metrics_over_four_partitions_equal_replay_of_the_same_events() {
         "many series compared: {}",
         replayed.len()
     );
-    let differing: Vec<_> = replayed
-        .iter()
-        .filter(|(key, value)| live.get(*key) != Some(*value))
-        .take(5)
-        .map(|(key, value)| (key, value, live.get(key)))
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "replay vs live, first differences: {differing:#?}"
-    );
-    let extra: Vec<_> = live
-        .keys()
-        .filter(|k| !replayed.contains_key(*k))
-        .take(5)
-        .collect();
-    assert!(extra.is_empty(), "series only live exports: {extra:#?}");
+    assert_same_series(&replayed, &live, "");
 }
 
 #[test]

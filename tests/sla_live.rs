@@ -9,7 +9,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::kafka::{processed, produce, produce_to_in_batches, topic, Deskpulse};
+use common::kafka::{
+    processed, produce, produce_to_in_batches, topic, Deskpulse, ONE_BATCH_A_FETCH,
+};
 use common::{event, first_response_sla, Metrics, TempFile, MIN, SEC};
 use deskpulse::source::wall_ms;
 use serde_json::json;
@@ -121,25 +123,6 @@ fn a_caught_up_partition_breaches_by_the_wall_clock_within_a_second_with_no_even
 
 /// Messages per record batch of a backlog.
 const BATCH: usize = 100;
-/// librdkafka fetches ahead while its queue is short of
-/// `queued.min.messages`, so a backlog is normally fetched in a few large
-/// fetches, faster than it is applied, and nothing ever waits for the
-/// broker. Fetch limits below any batch (a broker still returns one whole
-/// batch) and no fetching ahead make it one batch a fetch, each fetched
-/// once the one before is handed over: the consumer keeps finding nothing
-/// to read while the partition is far from its end. (librdkafka wants
-/// `fetch.max.bytes` ≥ `message.max.bytes`; the events are smaller.)
-const ONE_BATCH_A_FETCH: [&str; 8] = [
-    "--set",
-    "kafka.properties.queued.min.messages=1",
-    "--set",
-    "kafka.properties.max.partition.fetch.bytes=1",
-    "--set",
-    "kafka.properties.fetch.max.bytes=1000",
-    "--set",
-    "kafka.properties.message.max.bytes=1000",
-];
-
 #[test]
 fn a_partition_catching_up_on_a_backlog_breaches_no_reply_still_in_it() {
     // One partition, produced before deskpulse starts: ticket `slow` is

@@ -19,9 +19,49 @@ pub mod writer;
 
 pub use format::{Header, Unusable, FORMAT_VERSION};
 pub use store::{PartitionName, Store, StoreError, Stores};
+pub use writer::{CheckpointStats, Checkpoints, Job};
+
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::engine::{Engine, State};
+
+/// The stores `[state]` names, checked at startup: a directory that
+/// cannot be written stops the start with one line saying what to do.
+pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    let dir = &config.state.dir;
+    if !dir.is_empty() {
+        let probe = std::path::Path::new(dir).join(".writable");
+        std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&probe, b""))
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "state.dir {dir:?} is not a writable directory ({e}); set state.dir to one, or to \"\" to keep no local checkpoints"
+                )
+            })?;
+        stores.push(Arc::new(dir::DirStore::new(dir)));
+    }
+    Ok(Stores::new(stores))
+}
+
+/// `deskpulse run --state-reset`: deletes the group's saved state in
+/// every store, so that every partition starts empty from its committed
+/// offset.
+pub fn reset(stores: &Stores, group: &str) -> anyhow::Result<()> {
+    for store in stores.iter() {
+        store
+            .reset(group)
+            .map_err(|e| anyhow::anyhow!("--state-reset: cannot delete the saved state: {e}"))?;
+        tracing::info!(
+            store = store.name(),
+            group,
+            "saved state deleted (--state-reset)"
+        );
+    }
+    Ok(())
+}
 
 /// How a partition's restore went, for the log and
 /// `deskpulse_checkpoint_restores_total{result}`.
@@ -39,6 +79,13 @@ pub enum Restore {
 }
 
 impl Restore {
+    pub const ALL: [Restore; 4] = [
+        Restore::Restored,
+        Restore::None,
+        Restore::Unusable,
+        Restore::Failed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Restore::Restored => "restored",

@@ -55,6 +55,8 @@ pub struct CheckpointStats {
 pub struct Checkpoints {
     sender: Sender<Message>,
     stats: Arc<Mutex<CheckpointStats>>,
+    /// For restores, which read on the polling thread.
+    pub stores: Stores,
     pub interval: Duration,
 }
 
@@ -70,13 +72,14 @@ impl Checkpoints {
             pause_max_seconds: 0.0,
             restores: BTreeMap::new(),
         }));
-        let shared = stats.clone();
+        let (shared, writes_to) = (stats.clone(), stores.clone());
         std::thread::Builder::new()
             .name("checkpoints".to_owned())
-            .spawn(move || write_all(inbox, stores, shared))?;
+            .spawn(move || write_all(inbox, writes_to, shared))?;
         Ok(Checkpoints {
             sender,
             stats,
+            stores,
             interval,
         })
     }

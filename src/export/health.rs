@@ -4,6 +4,8 @@
 use prometheus::proto::MetricType;
 
 use super::families::{histogram_metric, Families, HEALTH};
+use crate::checkpoint::writer::WRITE_BUCKETS;
+use crate::checkpoint::{CheckpointStats, Restore};
 use crate::engine::snapshot::Snapshot;
 use crate::source::{ConsumerStats, DELAY_BUCKETS};
 
@@ -150,4 +152,67 @@ pub(super) fn consumer_health(f: &mut Families, c: &ConsumerStats) {
         &[],
         c.consumer_errors as f64,
     );
+    if let Some(checkpoints) = &c.checkpoints {
+        checkpoint_health(f, c, checkpoints);
+    }
+}
+
+fn checkpoint_health(f: &mut Families, c: &ConsumerStats, s: &CheckpointStats) {
+    use MetricType::{COUNTER, GAUGE};
+    let name = |n: &str| format!("{HEALTH}{n}");
+    for p in &c.partitions {
+        let Some((age_seconds, bytes)) = p.checkpoint else {
+            continue;
+        };
+        let partition = p.partition.to_string();
+        let labels = [("topic", p.topic.as_str()), ("partition", &partition)];
+        f.push(
+            &name("checkpoint_age_seconds"),
+            "seconds since the state of the partition's last saved checkpoint was taken",
+            GAUGE,
+            &labels,
+            age_seconds,
+        );
+        f.push(
+            &name("checkpoint_bytes"),
+            "encoded size of the partition's last saved checkpoint",
+            GAUGE,
+            &labels,
+            bytes as f64,
+        );
+    }
+    for (result, n) in [("written", s.written), ("failed", s.failed)] {
+        f.push(
+            &name("checkpoints_total"),
+            "checkpoints saved in every store, or not",
+            COUNTER,
+            &[("result", result)],
+            n as f64,
+        );
+    }
+    let metric = histogram_metric(WRITE_BUCKETS, &[], &s.write);
+    f.family(
+        &name("checkpoint_write_seconds"),
+        "time to encode, compress and save a checkpoint, on the checkpoint thread",
+        MetricType::HISTOGRAM,
+    )
+    .mut_metric()
+    .push(metric);
+    f.push(
+        &name("checkpoint_pause_seconds_max"),
+        "longest a worker stopped applying events to copy a partition's state",
+        GAUGE,
+        &[],
+        s.pause_max_seconds,
+    );
+    for result in Restore::ALL {
+        let n = s.restores.get(result.as_str()).copied().unwrap_or(0);
+        f.push(
+            &name("checkpoint_restores_total"),
+            "partitions assigned, by how their state was restored",
+            COUNTER,
+            &[("result", result.as_str())],
+            n as f64,
+        );
+    }
 }

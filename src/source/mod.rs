@@ -110,6 +110,8 @@ pub struct ConsumerStats {
     pub dead_letters_sent: u64,
     pub dead_letters_failed: u64,
     pub consumer_errors: u64,
+    /// With a state store.
+    pub checkpoints: Option<crate::checkpoint::CheckpointStats>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,4 +121,7 @@ pub struct PartitionStats {
     /// Messages between the next one to read and the high watermark of
     /// the last fetch; `None` until either is known.
     pub lag: Option<i64>,
+    /// Its last checkpoint saved: seconds since its state was taken, and
+    /// its encoded size.
+    pub checkpoint: Option<(f64, u64)>,
 }

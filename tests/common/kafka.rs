@@ -18,6 +18,25 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use super::{Metrics, UNIQUE};
 
+/// librdkafka fetches ahead while its queue is short of
+/// `queued.min.messages`, so a backlog is normally fetched in a few large
+/// fetches, faster than it is applied, and nothing ever waits for the
+/// broker. Fetch limits below any batch (a broker still returns one whole
+/// batch) and no fetching ahead make it one batch a fetch, each fetched
+/// once the one before is handed over: the consumer keeps finding nothing
+/// to read while the partition is far from its end. (librdkafka wants
+/// `fetch.max.bytes` ≥ `message.max.bytes`; the events are smaller.)
+pub const ONE_BATCH_A_FETCH: [&str; 8] = [
+    "--set",
+    "kafka.properties.queued.min.messages=1",
+    "--set",
+    "kafka.properties.max.partition.fetch.bytes=1",
+    "--set",
+    "kafka.properties.fetch.max.bytes=1000",
+    "--set",
+    "kafka.properties.message.max.bytes=1000",
+];
+
 /// The broker's address; the tests fail, never skip, without one.
 pub fn brokers() -> String {
     std::env::var("KAFKA_TEST_BROKERS").expect(
@@ -285,6 +304,11 @@ pub struct Deskpulse {
     agent: ureq::Agent,
 }
 
+/// The state directory of this test process's deskpulse instances.
+pub fn test_state_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("deskpulse-test-state-{}", std::process::id()))
+}
+
 pub struct Response {
     pub status: u16,
     pub content_type: String,
@@ -292,9 +316,12 @@ pub struct Response {
 }
 
 impl Deskpulse {
-    /// `deskpulse run` against the test broker on a free port.
+    /// `deskpulse run` against the test broker on a free port. Checkpoints
+    /// go to one directory per test process (topics and groups are per
+    /// test, so tests never see each other's), which `args` may override.
     pub fn run(args: &[&str]) -> Deskpulse {
         let brokers = brokers();
+        let state_dir = format!("state.dir={}", test_state_dir().display());
         let mut all = vec![
             "run",
             "--brokers",
@@ -303,6 +330,8 @@ impl Deskpulse {
             "127.0.0.1:0",
             "--set",
             "kafka.properties.fetch.wait.max.ms=10",
+            "--set",
+            &state_dir,
         ];
         all.extend_from_slice(args);
         Deskpulse::start(&all, |line| {
@@ -469,6 +498,13 @@ impl Deskpulse {
 
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("stderr buffer").clone()
+    }
+
+    /// Sends SIGKILL (a crash: nothing is saved or committed on the way
+    /// out) and waits for the exit.
+    pub fn kill(mut self) {
+        self.child.kill().expect("deskpulse is killed");
+        self.child.wait().expect("deskpulse exits");
     }
 
     /// Sends SIGTERM and waits for the exit.

@@ -4,6 +4,7 @@
 
 pub mod kafka;
 pub mod prometheus;
+pub mod streams;
 
 use std::collections::BTreeMap;
 use std::io::Write;

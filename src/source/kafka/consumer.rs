@@ -19,9 +19,10 @@ use super::client::{check_topics, client_config, client_error};
 use super::context::LiveContext;
 use super::dead_letters::{DeadLetters, DeliveryCounts};
 use super::router::{Router, BATCH};
+use crate::checkpoint::Checkpoints;
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::source::worker::{self, Batch};
+use crate::source::worker::{self, Batch, Work};
 use crate::source::{DeadLetterSink, Request};
 
 /// How long one poll waits for a message when there is nothing to hand
@@ -41,7 +42,12 @@ impl LiveConsumer {
     /// Starts the workers, creates the clients, and checks that the
     /// brokers answer and the topics exist; each failure is one line
     /// saying what to fix.
-    pub fn connect(config: &Config) -> anyhow::Result<LiveConsumer> {
+    /// With `checkpoints`, partitions are restored at assign and saved as
+    /// they go.
+    pub fn connect(
+        config: &Config,
+        checkpoints: Option<Checkpoints>,
+    ) -> anyhow::Result<LiveConsumer> {
         let kafka = &config.kafka;
         let dead_letters = match &kafka.dead_letter_topic {
             Some(topic) => Some(Arc::new(DeadLetters {
@@ -61,14 +67,18 @@ impl LiveConsumer {
         let (spent, spent_batches) = mpsc::channel();
         for index in 0..count {
             let (inbox, work) = mpsc::channel();
-            let (config, dead_letters, spent) =
-                (config.clone(), dead_letters.clone(), spent.clone());
+            let (config, dead_letters, spent, checkpoints) = (
+                config.clone(),
+                dead_letters.clone(),
+                spent.clone(),
+                checkpoints.clone(),
+            );
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("worker-{index}"))
                     .spawn(move || {
                         let sink = dead_letters.map(|d| d as Arc<dyn DeadLetterSink>);
-                        worker::work(work, spent, config, sink)
+                        worker::work(work, spent, config, sink, checkpoints)
                     })
                     .context("cannot start a worker thread")?,
             );
@@ -90,6 +100,9 @@ impl LiveConsumer {
             errors: AtomicU64::new(0),
             started: AtomicBool::new(false),
             dead_letters,
+            checkpoints,
+            config: config.clone(),
+            restored: Mutex::new(HashMap::new()),
         };
         let mut client = ClientConfig::new();
         // Defaults an operator may change through kafka.properties.
@@ -188,6 +201,13 @@ impl LiveConsumer {
         tracing::info!("stopping: committing applied offsets and leaving the group");
         router.flush(context);
         context.barrier();
+        if let Some(checkpoints) = &context.checkpoints {
+            for worker in &context.workers {
+                let _ = worker.send(Work::CheckpointAll);
+            }
+            context.barrier();
+            checkpoints.flush();
+        }
         context.finish(&consumer);
         // Closing leaves the group; the workers end when their inboxes,
         // held by the consumer's context, are dropped with it.

@@ -11,12 +11,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
+};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::Producer;
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::dead_letters::DeadLetters;
+use crate::checkpoint::{self, Checkpoints, PartitionName};
+use crate::config::Config;
+use crate::engine::Engine;
 pub(super) use crate::source::locked;
 use crate::source::worker::{PartitionKey, Progress, Work};
 
@@ -53,6 +59,13 @@ pub(super) struct LiveContext {
     /// that a startup failure reads as the one line that explains it.
     pub(super) started: AtomicBool,
     pub(super) dead_letters: Option<Arc<DeadLetters>>,
+    /// With a state store: restores at assign, saves at revoke.
+    pub(super) checkpoints: Option<Checkpoints>,
+    /// For restored engines, whose settings come from the config.
+    pub(super) config: Config,
+    /// Engines restored for partitions being assigned, with the offset
+    /// they resume at, until the workers get them.
+    pub(super) restored: Mutex<HashMap<PartitionKey, (Box<Engine>, i64)>>,
 }
 
 impl ClientContext for LiveContext {
@@ -90,6 +103,48 @@ impl ClientContext for LiveContext {
 }
 
 impl ConsumerContext for LiveContext {
+    /// librdkafka's rebalance with one step before the assignment takes
+    /// effect: each partition assigned is restored from its newest
+    /// checkpoint, and its offset in the assignment set to the
+    /// checkpoint's, so that the checkpoint, not the group's commit, says
+    /// where reading resumes. The rest is what rdkafka does by default.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        list: &mut TopicPartitionList,
+    ) {
+        let assigning = err == RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+        if !assigning && err != RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
+            tracing::error!(error = ?RDKafkaErrorCode::from(err), "rebalance failed");
+            return;
+        }
+        if assigning {
+            self.restore(list);
+        }
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let list: &TopicPartitionList = list;
+        let rebalance = if assigning {
+            Rebalance::Assign(list)
+        } else {
+            Rebalance::Revoke(list)
+        };
+        self.pre_rebalance(consumer, &rebalance);
+        let changed = match (assigning, cooperative) {
+            (true, true) => consumer.incremental_assign(list),
+            (true, false) => consumer.assign(list),
+            (false, true) => consumer.incremental_unassign(list),
+            (false, false) => consumer.unassign(),
+        };
+        if let Err(error) = changed {
+            tracing::error!(%error, "the assignment could not be changed");
+        }
+        self.post_rebalance(consumer, &rebalance);
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             // Finish the partitions before they move: their workers apply
@@ -107,6 +162,11 @@ impl ConsumerContext for LiveContext {
                 }
             }
             self.barrier();
+            // Saved before the commit: the next owner resumes from the
+            // checkpoint, which must exist by the time it is assigned.
+            if let Some(checkpoints) = &self.checkpoints {
+                checkpoints.flush();
+            }
             self.finish(consumer);
             let mut routes = locked(&self.routes);
             for key in &keys {
@@ -130,13 +190,22 @@ impl ConsumerContext for LiveContext {
                     worker,
                     progress: Progress::new(),
                 };
+                let restored = locked(&self.restored).remove(&key);
+                let engine = restored.map(|(engine, next_offset)| {
+                    route
+                        .progress
+                        .applied_next
+                        .store(next_offset, Ordering::Release);
+                    engine
+                });
                 tracing::info!(
                     topic = self.topics[key.0],
                     partition = key.1,
                     worker,
                     "partition assigned"
                 );
-                let _ = self.workers[worker].send(Work::Assign(key, route.progress.clone()));
+                let _ =
+                    self.workers[worker].send(Work::Assign(key, route.progress.clone(), engine));
                 routes.insert(key, route.clone());
                 assigned.push((key, route));
             }
@@ -148,6 +217,36 @@ impl ConsumerContext for LiveContext {
 }
 
 impl LiveContext {
+    /// Restores each partition of `list` from its newest checkpoint, and
+    /// sets its offset there.
+    fn restore(&self, list: &mut TopicPartitionList) {
+        let Some(checkpoints) = &self.checkpoints else {
+            return;
+        };
+        for key in self.keys_of(list) {
+            let topic = &self.topics[key.0];
+            let partition = PartitionName {
+                group: &self.config.kafka.group_id,
+                topic,
+                partition: key.1,
+            };
+            let (result, restored) =
+                checkpoint::restore(&checkpoints.stores, &self.config, &partition);
+            checkpoints.count_restore(result);
+            let Some(restored) = restored else {
+                continue;
+            };
+            let next_offset = restored.header.next_offset;
+            if let Err(error) = list.set_partition_offset(topic, key.1, Offset::Offset(next_offset))
+            {
+                tracing::warn!(%partition, %error, "checkpoint not used: its offset could not be set");
+                continue;
+            }
+            tracing::info!(%partition, next_offset, "partition restored from its checkpoint");
+            locked(&self.restored).insert(key, (Box::new(restored.engine), next_offset));
+        }
+    }
+
     fn keys_of(&self, list: &TopicPartitionList) -> Vec<PartitionKey> {
         list.elements()
             .iter()

@@ -215,15 +215,24 @@ impl Router {
             }
             delay.merge(&part.delay);
         }
+        let checkpoints = context.checkpoints.as_ref().map(|c| c.stats().clone());
         let mut partitions: Vec<PartitionStats> = self
             .routes
             .iter()
             .map(|((topic, partition), local)| {
                 let high = cached_high_watermark(consumer, &context.c_topics[*topic], *partition);
+                let topic = context.topics[*topic].clone();
+                let checkpoint = checkpoints
+                    .as_ref()
+                    .and_then(|c| c.saved.get(&(topic.clone(), *partition)))
+                    .map(|&(taken_ms, bytes)| {
+                        (now.saturating_sub(taken_ms).max(0) as f64 / 1000.0, bytes)
+                    });
                 PartitionStats {
-                    topic: context.topics[*topic].clone(),
+                    topic,
                     partition: *partition,
                     lag: lag(high, &local.route.progress),
+                    checkpoint,
                 }
             })
             .collect();
@@ -244,6 +253,7 @@ impl Router {
                 dead_letters_sent: sent,
                 dead_letters_failed: failed,
                 consumer_errors: context.errors.load(Ordering::Relaxed),
+                checkpoints,
             },
         }
     }
