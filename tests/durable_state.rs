@@ -14,8 +14,8 @@ mod common;
 use std::time::Duration;
 
 use common::kafka::{
-    generated_until, merged, processed, produce_to_in_batches, test_state_dir, topic,
-    wait_committed, Deskpulse, Ends, ONE_BATCH_A_FETCH,
+    committed_now, generated_until, merged, processed, produce_to_in_batches, test_state_dir,
+    topic, wait_committed, Deskpulse, Ends, ONE_BATCH_A_FETCH,
 };
 use common::streams::{assert_same_series, by_ts, namespaced, restorable_series};
 use common::{first_response_sla, join, replay_with_args, rfc3339, Metrics, TempFile, SEC};
@@ -99,6 +99,28 @@ fn checkpointed(m: &Metrics) -> bool {
     m.count("deskpulse_checkpoint_age_seconds", &[]) == PARTITIONS as usize
 }
 
+/// The offset each partition resumed at, from the restore log lines.
+fn restored_offsets(stderr: &str) -> Ends {
+    stderr
+        .lines()
+        .filter(|l| l.contains("partition restored from its checkpoint"))
+        .map(|l| {
+            let field = |name: &str| -> i64 {
+                let value = l.split(name).nth(1).expect("the field is logged");
+                let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().expect("a number")
+            };
+            let partition = l
+                .split(" (group")
+                .next()
+                .and_then(|head| head.rsplit('/').next())
+                .and_then(|p| p.parse().ok())
+                .expect("the partition is logged");
+            (partition, field("next_offset="))
+        })
+        .collect()
+}
+
 #[test]
 fn killed_mid_stream_a_restart_on_the_same_state_equals_replay() {
     // Everything is produced first and read one message a fetch, so that
@@ -116,23 +138,46 @@ fn killed_mid_stream_a_restart_on_the_same_state_equals_replay() {
     // The group waits this long for a killed member before its partitions
     // move (librdkafka's default is 45 s).
     run.extend(["--set", "kafka.properties.session.timeout.ms=6000"]);
+    // Commits far more often than checkpoints: the kill leaves the
+    // group's commit past the last checkpoint.
+    run.extend(["--set", "kafka.properties.auto.commit.interval.ms=50"]);
     let ends = produce_share(&topic, &streams, 0.0, 1.0);
 
     let crashing = Deskpulse::run(&run);
-    let before = crashing.wait_until(PATIENCE, "a part read and checkpointed", |m| {
+    let checkpointed_at = crashing.wait_until(PATIENCE, "a part read and checkpointed", |m| {
         processed(m) >= 0.3 * total && checkpointed(m)
     });
+    let before = crashing.wait_until(PATIENCE, "more read and committed", |m| {
+        processed(m) >= processed(&checkpointed_at) + 40.0
+    });
+    std::thread::sleep(Duration::from_millis(200));
     crashing.kill();
     assert!(
         processed(&before) < 0.8 * total,
         "killed mid-stream: {} of {total} read",
         processed(&before)
     );
+    let committed = committed_now(&topic, &topic, &ends);
 
     let restarted = Deskpulse::run(&run);
     wait_committed(&topic, &topic, &ends, || restarted.stderr());
     let live = restarted.metrics();
     let stderr = restarted.stderr();
+    // Read again from each checkpoint; counted only from the group's
+    // commit, as what came before was counted by the process killed.
+    let resumed = restored_offsets(&stderr);
+    let counted: i64 = ends
+        .iter()
+        .map(|(p, end)| {
+            let from = resumed.get(p).copied().unwrap_or(0);
+            end - from.max(committed.get(p).copied().unwrap_or(0))
+        })
+        .sum();
+    assert_eq!(
+        processed(&live),
+        counted as f64,
+        "nothing counted twice; {stderr}"
+    );
     assert_eq!(
         live.value(
             "deskpulse_checkpoint_restores_total",

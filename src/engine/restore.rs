@@ -32,6 +32,13 @@ impl Engine {
         engine
     }
 
+    /// Starts this process's counters afresh (see [`Engine::restore`]'s
+    /// caller: what it read again was counted already).
+    pub fn reset_counts(&mut self) {
+        self.cumulative = Default::default();
+        self.health = Default::default();
+    }
+
     /// Stands for the settings that give the state its shape: the window
     /// lengths, per-queue windows, the zone of `today`, the custom ratios
     /// and the SLA policies in order (a clock holds its policy's place).

@@ -116,6 +116,14 @@ impl Batch {
     }
 }
 
+/// A partition's engine restored from its checkpoint.
+pub struct Handover {
+    pub engine: Box<Engine>,
+    /// The group's committed offset, when past the checkpoint's: messages
+    /// before it change the state but are not counted again.
+    pub counted_before: Option<i64>,
+}
+
 /// A worker's part of a picture: its shards merged at one instant.
 pub struct Part {
     pub snapshot: Option<Snapshot>,
@@ -125,7 +133,7 @@ pub struct Part {
 /// What a worker is asked to do, in the order asked.
 pub enum Work {
     /// With the engine restored from its checkpoint, if there was one.
-    Assign(PartitionKey, Arc<Progress>, Option<Box<Engine>>),
+    Assign(PartitionKey, Arc<Progress>, Option<Handover>),
     Apply(Batch),
     /// Every message handed over before this one has been read up to the
     /// high watermark of the partition's last fetch: it is caught up, and
@@ -163,6 +171,20 @@ struct Shard {
     checkpointed_at: Instant,
     /// Set while a copy of its state waits for the writer.
     checkpoint_pending: Arc<AtomicBool>,
+    /// See [`Handover::counted_before`]; `None` once passed.
+    counted_before: Option<i64>,
+}
+
+impl Shard {
+    /// Once the messages already counted have been applied, the counts
+    /// start afresh from `next`: what came before was counted already.
+    fn pass_counted(&mut self, next: i64) {
+        if self.counted_before.is_some_and(|counted| next >= counted) {
+            self.engine.reset_counts();
+            self.delay = ClassicHistogram::new(DELAY_BUCKETS);
+            self.counted_before = None;
+        }
+    }
 }
 
 /// Where a rejected message came from, for the log.
@@ -236,7 +258,10 @@ impl Worker {
     fn handle(&mut self, work: Work) {
         match work {
             Work::Assign(partition, progress, restored) => {
-                let engine = restored.map_or_else(|| Engine::new(&self.config), |e| *e);
+                let (engine, counted_before) = match restored {
+                    Some(h) => (*h.engine, h.counted_before),
+                    None => (Engine::new(&self.config), None),
+                };
                 self.shards.insert(
                     partition,
                     Shard {
@@ -248,6 +273,7 @@ impl Worker {
                         progress,
                         delay: ClassicHistogram::new(DELAY_BUCKETS),
                         caught_up: false,
+                        counted_before,
                     },
                 );
             }
@@ -305,6 +331,8 @@ impl Worker {
             // Reading again: whether this is the end is known only once
             // the polling thread has seen the fetch's high watermark.
             shard.caught_up = false;
+            // Also before: a broker may skip past the commit.
+            shard.pass_counted(item.offset);
             let wall = wall_ms();
             let payload = &batch.bytes[item.payload.clone()];
             match shard.engine.apply(payload, wall) {
@@ -329,6 +357,7 @@ impl Worker {
                     }
                 }
             }
+            shard.pass_counted(item.offset + 1);
             shard
                 .progress
                 .applied_next

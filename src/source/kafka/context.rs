@@ -22,12 +22,13 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use super::dead_letters::DeadLetters;
 use crate::checkpoint::{self, Checkpoints, PartitionName};
 use crate::config::Config;
-use crate::engine::Engine;
 pub(super) use crate::source::locked;
-use crate::source::worker::{PartitionKey, Progress, Work};
+use crate::source::worker::{Handover, PartitionKey, Progress, Work};
 
 /// How long shutdown waits for dead letters still in flight.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a restore waits for the group's committed offsets.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which worker owns an assigned partition, and how far it has got.
 #[derive(Clone)]
@@ -65,7 +66,7 @@ pub(super) struct LiveContext {
     pub(super) config: Config,
     /// Engines restored for partitions being assigned, with the offset
     /// they resume at, until the workers get them.
-    pub(super) restored: Mutex<HashMap<PartitionKey, (Box<Engine>, i64)>>,
+    pub(super) restored: Mutex<HashMap<PartitionKey, (Handover, i64)>>,
 }
 
 impl ClientContext for LiveContext {
@@ -120,7 +121,7 @@ impl ConsumerContext for LiveContext {
             return;
         }
         if assigning {
-            self.restore(list);
+            self.restore(consumer, list);
         }
         let cooperative = matches!(
             consumer.rebalance_protocol(),
@@ -191,12 +192,12 @@ impl ConsumerContext for LiveContext {
                     progress: Progress::new(),
                 };
                 let restored = locked(&self.restored).remove(&key);
-                let engine = restored.map(|(engine, next_offset)| {
+                let handover = restored.map(|(handover, next_offset)| {
                     route
                         .progress
                         .applied_next
                         .store(next_offset, Ordering::Release);
-                    engine
+                    handover
                 });
                 tracing::info!(
                     topic = self.topics[key.0],
@@ -205,7 +206,7 @@ impl ConsumerContext for LiveContext {
                     "partition assigned"
                 );
                 let _ =
-                    self.workers[worker].send(Work::Assign(key, route.progress.clone(), engine));
+                    self.workers[worker].send(Work::Assign(key, route.progress.clone(), handover));
                 routes.insert(key, route.clone());
                 assigned.push((key, route));
             }
@@ -219,10 +220,11 @@ impl ConsumerContext for LiveContext {
 impl LiveContext {
     /// Restores each partition of `list` from its newest checkpoint, and
     /// sets its offset there.
-    fn restore(&self, list: &mut TopicPartitionList) {
+    fn restore(&self, consumer: &BaseConsumer<Self>, list: &mut TopicPartitionList) {
         let Some(checkpoints) = &self.checkpoints else {
             return;
         };
+        let committed = self.committed(consumer, list);
         for key in self.keys_of(list) {
             let topic = &self.topics[key.0];
             let partition = PartitionName {
@@ -242,9 +244,48 @@ impl LiveContext {
                 tracing::warn!(%partition, %error, "checkpoint not used: its offset could not be set");
                 continue;
             }
-            tracing::info!(%partition, next_offset, "partition restored from its checkpoint");
-            locked(&self.restored).insert(key, (Box::new(restored.engine), next_offset));
+            // What lies between the checkpoint and the group's commit was
+            // applied and counted already, by a process that died or by the
+            // partition's last owner (when this checkpoint is an old one of
+            // this instance's own store): it is read again for the state,
+            // and not counted again.
+            let counted_before = committed.get(&key).copied().filter(|&c| c > next_offset);
+            tracing::info!(
+                %partition,
+                next_offset,
+                counted_before,
+                "partition restored from its checkpoint"
+            );
+            let handover = Handover {
+                engine: Box::new(restored.engine),
+                counted_before,
+            };
+            locked(&self.restored).insert(key, (handover, next_offset));
         }
+    }
+
+    /// The group's committed offsets of the partitions of `list`; none if
+    /// the coordinator does not answer in time (then everything read again
+    /// is counted again).
+    fn committed(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        list: &TopicPartitionList,
+    ) -> HashMap<PartitionKey, i64> {
+        let asked = consumer.committed_offsets(list.clone(), COMMITTED_TIMEOUT);
+        let Ok(answer) = asked.inspect_err(|error| {
+            tracing::warn!(%error, "committed offsets unknown: what restored partitions read again is counted again")
+        }) else {
+            return HashMap::new();
+        };
+        answer
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(((self.topic_index(e.topic())?, e.partition()), o)),
+                _ => None,
+            })
+            .collect()
     }
 
     fn keys_of(&self, list: &TopicPartitionList) -> Vec<PartitionKey> {
