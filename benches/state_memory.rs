@@ -1,6 +1,8 @@
 //! Memory of an engine holding 1,000,000 open tickets across 20 queues,
 //! against the targets: at most 300 bytes per open ticket and 0.5 GB of
-//! process RSS. Run with `cargo bench --bench state_memory`.
+//! process RSS; and what a checkpoint of that state costs: the copy a
+//! worker pauses for, the encoding on the checkpoint thread, its size,
+//! and a restore. Run with `cargo bench --bench state_memory`.
 //!
 //! Each scenario runs in a child process of its own, so that one
 //! scenario's freed memory cannot hide in the next one's RSS. Lines are
@@ -9,6 +11,9 @@
 use std::fmt::Write;
 use std::process::{Command, ExitCode};
 
+use std::time::Instant;
+
+use deskpulse::checkpoint::{format, Header, PartitionName};
 use deskpulse::config::Config;
 use deskpulse::engine::Engine;
 
@@ -62,8 +67,15 @@ fn report() -> ExitCode {
         }
     };
     println!(
-        "{:<26} {:>14} {:>12} {:>10}  what",
-        "scenario", "bytes/ticket", "RSS MB", "engine MB"
+        "{:<26} {:>14} {:>12} {:>10} {:>9} {:>10} {:>8} {:>10}  what",
+        "scenario",
+        "bytes/ticket",
+        "RSS MB",
+        "engine MB",
+        "pause ms",
+        "encode ms",
+        "ckpt MB",
+        "restore ms"
     );
     let mut ok = true;
     for (name, what) in SCENARIOS {
@@ -94,7 +106,8 @@ fn report() -> ExitCode {
     }
 }
 
-/// Prints `bytes/ticket RSS-MB engine-MB` for one scenario.
+/// Prints `bytes/ticket RSS-MB engine-MB` and the checkpoint's costs for
+/// one scenario.
 fn run_scenario(name: &str) -> ExitCode {
     let mut config = Config::default();
     let with_customer = match name {
@@ -164,15 +177,56 @@ fn run_scenario(name: &str) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let grown = after.saturating_sub(before);
+    let Some(checkpoint) = checkpoint_costs(&config, &engine) else {
+        return ExitCode::FAILURE;
+    };
     println!(
-        "{:>14.0} {:>12.1} {:>10.1}",
+        "{:>14.0} {:>12.1} {:>10.1} {checkpoint}",
         grown as f64 / TICKETS as f64,
         after as f64 / 1e6,
         grown as f64 / 1e6
     );
-    // Keep the engine alive until RSS has been read.
-    drop(engine);
     ExitCode::SUCCESS
+}
+
+/// `pause-ms encode-ms checkpoint-MB restore-ms` for the engine's state,
+/// through the code live mode runs.
+fn checkpoint_costs(config: &Config, engine: &Engine) -> Option<String> {
+    let ms = |since: Instant| since.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    let state = engine.state().clone();
+    let pause = ms(started);
+    let header = Header {
+        group: "bench".into(),
+        topic: "events".into(),
+        partition: 0,
+        next_offset: TICKETS as i64,
+        taken_ms: 0,
+        fingerprint: engine.state_fingerprint(),
+        state_bytes: 0,
+    };
+    let started = Instant::now();
+    let bytes = format::encode(header, &state)
+        .map_err(|e| eprintln!("{e}"))
+        .ok()?;
+    let encode = ms(started);
+    drop(state);
+    let name = PartitionName {
+        group: "bench",
+        topic: "events",
+        partition: 0,
+    };
+    let started = Instant::now();
+    let (_, state) = format::decode(&bytes, &name, engine.state_fingerprint())
+        .map_err(|e| eprintln!("{e}"))
+        .ok()?;
+    let restored = Engine::restore(config, state);
+    let restore = ms(started);
+    drop(restored);
+    Some(format!(
+        "{pause:>9.1} {encode:>10.0} {:>8.1} {restore:>10.0}",
+        bytes.len() as f64 / 1e6
+    ))
 }
 
 fn rss_bytes() -> Option<u64> {
