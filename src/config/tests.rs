@@ -29,6 +29,7 @@ fn shipped_config_parses_and_equals_defaults() {
             }
             Some(rest)
                 if rest.starts_with("dead_letter_topic")
+                    || rest.starts_with("topic = ")
                     || (rest.starts_with('"') && rest.contains("\" = "))
                     || rest.starts_with("[[custom_ratio]]")
                     || rest.starts_with("name =")
