@@ -93,7 +93,7 @@ pub(super) fn health(f: &mut Families, s: &Snapshot) {
 }
 
 /// The live consumer's own health (SPEC §5.1): lag per partition, delay
-/// from event to applied, readiness, dead letters.
+/// from event to applied, readiness, broker outages, dead letters.
 pub(super) fn consumer_health(f: &mut Families, c: &ConsumerStats) {
     use MetricType::{COUNTER, GAUGE};
     let name = |n: &str| format!("{HEALTH}{n}");
@@ -118,10 +118,24 @@ pub(super) fn consumer_health(f: &mut Families, c: &ConsumerStats) {
     );
     f.push(
         &name("ready"),
-        "1 once every assigned partition has been read to its end",
+        "1 once every assigned partition has been read to its end, while the brokers answer",
         GAUGE,
         &[],
         if c.ready { 1.0 } else { 0.0 },
+    );
+    f.push(
+        &name("broker_up"),
+        "1 while the brokers of the assigned partitions answer, 0 during an outage",
+        GAUGE,
+        &[],
+        if c.brokers_up { 1.0 } else { 0.0 },
+    );
+    f.push(
+        &name("broker_outages_total"),
+        "outages: times a broker of the assigned partitions stopped answering",
+        COUNTER,
+        &[],
+        c.broker_outages as f64,
     );
     if let Some(delay) = &c.delay {
         let metric = histogram_metric(DELAY_BUCKETS, &[], delay);

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use crate::export::{self, Format};
 use export::Exposition;
 
-use crate::source::{Picture, Request};
+use crate::source::{Picture, Readiness, Request};
 
 const WALLBOARD: &str = include_str!("wallboard.html");
 /// What a request says when the polling thread does not answer.
@@ -108,8 +108,12 @@ async fn healthz(State(endpoints): State<Arc<Endpoints>>) -> impl IntoResponse {
 
 async fn readyz(State(endpoints): State<Arc<Endpoints>>) -> impl IntoResponse {
     match endpoints.ask(Request::Ready).await {
-        Some(true) => (StatusCode::OK, "ready\n"),
-        Some(false) => (StatusCode::SERVICE_UNAVAILABLE, "catching up\n"),
+        Some(Readiness::Ready) => (StatusCode::OK, "ready\n"),
+        Some(Readiness::CatchingUp) => (StatusCode::SERVICE_UNAVAILABLE, "catching up\n"),
+        Some(Readiness::BrokersNotAnswering) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the Kafka brokers are not answering\n",
+        ),
         None => (StatusCode::SERVICE_UNAVAILABLE, NOT_ANSWERING),
     }
 }

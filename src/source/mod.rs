@@ -24,7 +24,21 @@ pub enum Request {
     /// All shards merged at the wall clock, with the consumer's own stats.
     Picture(oneshot::Sender<Arc<Picture>>),
     /// Readiness alone: cheap, for `/healthz` and `/readyz`.
-    Ready(oneshot::Sender<bool>),
+    Ready(oneshot::Sender<Readiness>),
+}
+
+/// Whether live mode is ready (`/readyz`), and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// Every assigned partition has been read to its end once, and the
+    /// brokers leading them answer.
+    Ready,
+    /// No partitions assigned yet (or since the group took them away as
+    /// lost), or one not yet read to its end.
+    CatchingUp,
+    /// A broker leading an assigned partition (or, once the group took
+    /// them away as lost, the group coordinator) does not answer.
+    BrokersNotAnswering,
 }
 
 /// Where a worker copies a message it rejected, with why (the dead-letter
@@ -103,8 +117,13 @@ pub const DELAY_BUCKETS: &[f64] = &[
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerStats {
     pub partitions: Vec<PartitionStats>,
-    /// Every assigned partition has been read to its end once.
+    /// Every assigned partition has been read to its end once, and the
+    /// brokers leading them answer.
     pub ready: bool,
+    /// The brokers leading the assigned partitions answer.
+    pub brokers_up: bool,
+    /// Times a broker leading an assigned partition stopped answering.
+    pub broker_outages: u64,
     /// Now − event `ts` when each accepted event was applied.
     pub delay: Option<crate::engine::cumulative::ClassicHistogram>,
     pub dead_letters_sent: u64,

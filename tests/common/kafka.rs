@@ -45,8 +45,13 @@ pub fn brokers() -> String {
 }
 
 pub fn kafka() -> KafkaConfig {
+    kafka_on(&brokers())
+}
+
+/// The client settings of the tests, against the brokers at `brokers`.
+pub fn kafka_on(brokers: &str) -> KafkaConfig {
     KafkaConfig {
-        brokers: brokers(),
+        brokers: brokers.to_owned(),
         startup_timeout: Duration::from_secs(30),
         ..KafkaConfig::default()
     }
@@ -54,13 +59,18 @@ pub fn kafka() -> KafkaConfig {
 
 /// A new topic of `partitions`, named for this test and run.
 pub fn topic(hint: &str, partitions: i32) -> String {
+    topic_on(&kafka(), hint, partitions)
+}
+
+/// [`topic`] on the brokers of `kafka`.
+pub fn topic_on(kafka: &KafkaConfig, hint: &str, partitions: i32) -> String {
     let name = format!(
         "{hint}-{}-{}-{}",
         std::process::id(),
         UNIQUE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         deskpulse::source::wall_ms()
     );
-    ensure_topic(&kafka(), &name, partitions).expect("the test topic is created");
+    ensure_topic(kafka, &name, partitions).expect("the test topic is created");
     name
 }
 
@@ -78,13 +88,18 @@ pub type Ends = BTreeMap<i32, i64>;
 /// broker's own delivery reports (Tansu's ListOffsets can under-report the
 /// end, so watermarks are not asked for).
 pub fn produce_ends<S: AsRef<str>>(topic: &str, lines: &[S]) -> Ends {
-    produce_with(topic, None, lines, None)
+    produce_ends_on(&kafka(), topic, lines)
+}
+
+/// [`produce_ends`] on the brokers of `kafka`.
+pub fn produce_ends_on<S: AsRef<str>>(kafka: &KafkaConfig, topic: &str, lines: &[S]) -> Ends {
+    produce_with(kafka, topic, None, lines, None)
 }
 
 /// Produces `lines`, still keyed, all to `partition`: for streams that must
 /// be laid out on chosen partitions.
 pub fn produce_to<S: AsRef<str>>(topic: &str, partition: i32, lines: &[S]) -> Ends {
-    produce_with(topic, Some(partition), lines, None)
+    produce_with(&kafka(), topic, Some(partition), lines, None)
 }
 
 /// [`produce_to`] in record batches of at most `per_batch` messages: the
@@ -96,7 +111,7 @@ pub fn produce_to_in_batches<S: AsRef<str>>(
     lines: &[S],
     per_batch: usize,
 ) -> Ends {
-    produce_with(topic, Some(partition), lines, Some(per_batch))
+    produce_with(&kafka(), topic, Some(partition), lines, Some(per_batch))
 }
 
 /// The later end of each partition of `a` and `b`: the ends after
@@ -136,12 +151,13 @@ impl ProducerContext for Deliveries {
 }
 
 fn produce_with<S: AsRef<str>>(
+    kafka: &KafkaConfig,
     topic: &str,
     partition: Option<i32>,
     lines: &[S],
     per_batch: Option<usize>,
 ) -> Ends {
-    let mut config = deskpulse::source::kafka::client_config(&kafka());
+    let mut config = deskpulse::source::kafka::client_config(kafka);
     config.set("linger.ms", "5");
     if let Some(per_batch) = per_batch {
         config.set("batch.num.messages", per_batch.to_string());
@@ -203,7 +219,18 @@ fn committed(reader: &BaseConsumer, topic: &str, ends: &Ends) -> Ends {
 /// so no message is still on its way. Panics after two minutes, with
 /// `context()`.
 pub fn wait_committed(group: &str, topic: &str, ends: &Ends, context: impl Fn() -> String) {
-    let reader: BaseConsumer = deskpulse::source::kafka::client_config(&kafka())
+    wait_committed_on(&kafka(), group, topic, ends, context)
+}
+
+/// [`wait_committed`] on the brokers of `kafka`.
+pub fn wait_committed_on(
+    kafka: &KafkaConfig,
+    group: &str,
+    topic: &str,
+    ends: &Ends,
+    context: impl Fn() -> String,
+) {
+    let reader: BaseConsumer = deskpulse::source::kafka::client_config(kafka)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
@@ -320,12 +347,16 @@ impl Deskpulse {
     /// go to one directory per test process (topics and groups are per
     /// test, so tests never see each other's), which `args` may override.
     pub fn run(args: &[&str]) -> Deskpulse {
-        let brokers = brokers();
+        Deskpulse::run_on(&brokers(), args)
+    }
+
+    /// [`Deskpulse::run`] against the brokers at `brokers`.
+    pub fn run_on(brokers: &str, args: &[&str]) -> Deskpulse {
         let state_dir = format!("state.dir={}", test_state_dir().display());
         let mut all = vec![
             "run",
             "--brokers",
-            &brokers,
+            brokers,
             "--listen",
             "127.0.0.1:0",
             "--set",

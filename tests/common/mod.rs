@@ -2,6 +2,7 @@
 //! binary on given input, and read its Prometheus text exposition back.
 #![allow(dead_code)]
 
+pub mod broker;
 pub mod kafka;
 pub mod prometheus;
 pub mod streams;

@@ -15,6 +15,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::ClientConfig;
 
+use super::brokers::{BrokerWatch, STATISTICS_INTERVAL_MS};
 use super::client::{check_topics, client_config, client_error};
 use super::context::LiveContext;
 use super::dead_letters::{DeadLetters, DeliveryCounts};
@@ -97,7 +98,14 @@ impl LiveConsumer {
             routes: Mutex::new(HashMap::new()),
             changes: Mutex::new(Vec::new()),
             joined: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
             errors: AtomicU64::new(0),
+            brokers: BrokerWatch::new(
+                kafka
+                    .properties
+                    .get("fetch.wait.max.ms")
+                    .map(String::as_str),
+            ),
             started: AtomicBool::new(false),
             dead_letters,
             checkpoints,
@@ -118,11 +126,13 @@ impl LiveConsumer {
             client.set(key, value);
         }
         // What the design relies on: offsets stored by hand once applied,
-        // and word of reaching a partition's end.
+        // word of reaching a partition's end, and statistics every second
+        // to see whether the brokers answer (brokers.rs).
         client
             .set("group.id", &kafka.group_id)
             .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true");
+            .set("enable.partition.eof", "true")
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
         let consumer: BaseConsumer<LiveContext> = client
             .create_with_context(context)
             .map_err(|e| client_error("consumer", e))?;

@@ -1,7 +1,7 @@
 //! The consumer's context: the callbacks librdkafka makes from inside
-//! `poll` (rebalances, log lines, errors), the routes of the assigned
-//! partitions that rebalances change, and storing and committing the
-//! offsets the workers have applied.
+//! `poll` (rebalances, log lines, errors, statistics), the routes of the
+//! assigned partitions that rebalances change, and storing and committing
+//! the offsets the workers have applied.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -19,6 +19,7 @@ use rdkafka::producer::Producer;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use super::brokers::BrokerWatch;
 use super::dead_letters::DeadLetters;
 use crate::checkpoint::{self, Checkpoints, PartitionName};
 use crate::config::Config;
@@ -43,8 +44,9 @@ pub(super) enum Change {
 }
 
 /// Callbacks librdkafka makes from inside `poll`, on the polling thread:
-/// rebalances, which must hand partitions over before they move, and log
-/// lines, which go to tracing. The mutexes are never contended: only the
+/// rebalances, which must hand partitions over before they move, log
+/// lines, which go to tracing, and statistics, which say whether the
+/// brokers answer. The mutexes are never contended: only the
 /// polling thread takes them, and not per message.
 pub(super) struct LiveContext {
     pub(super) topics: Vec<String>,
@@ -55,7 +57,12 @@ pub(super) struct LiveContext {
     pub(super) changes: Mutex<Vec<Change>>,
     /// The group has assigned partitions (perhaps none) at least once.
     pub(super) joined: AtomicBool,
+    /// The group took the partitions away as lost (the session ran out,
+    /// as in a broker outage) and has assigned none since: out of the
+    /// group until it joins again.
+    pub(super) lost: AtomicBool,
     pub(super) errors: AtomicU64,
+    pub(super) brokers: BrokerWatch,
     /// Until the startup checks pass, client log lines are debug only, so
     /// that a startup failure reads as the one line that explains it.
     pub(super) started: AtomicBool,
@@ -100,6 +107,15 @@ impl ClientContext for LiveContext {
         } else {
             tracing::debug!(%error, "kafka: {reason}");
         }
+    }
+
+    fn stats_raw(&self, statistics: &[u8]) {
+        let routes = locked(&self.routes);
+        let lost = self.lost.load(Ordering::Acquire);
+        self.brokers.observe(statistics, lost, |topic, partition| {
+            self.topic_index(topic)
+                .is_some_and(|topic| routes.contains_key(&(topic, partition)))
+        });
     }
 }
 
@@ -151,6 +167,9 @@ impl ConsumerContext for LiveContext {
             // Finish the partitions before they move: their workers apply
             // what they were handed and drop the shards, then the offsets
             // are committed, so the next owner starts where we stop.
+            if consumer.assignment_lost() {
+                self.lost.store(true, Ordering::Release);
+            }
             let keys = self.keys_of(list);
             for key in &keys {
                 if let Some(route) = locked(&self.routes).get(key) {
@@ -213,6 +232,7 @@ impl ConsumerContext for LiveContext {
             drop(routes);
             locked(&self.changes).push(Change::Assigned(assigned));
             self.joined.store(true, Ordering::Release);
+            self.lost.store(false, Ordering::Release);
         }
     }
 }

@@ -9,12 +9,14 @@
 //!
 //! By job: the settings and startup checks every client shares
 //! (`client.rs`); librdkafka's callbacks on the consumer, rebalances
-//! among them, and storing the offsets applied (`context.rs`); the
+//! among them, and storing the offsets applied (`context.rs`); whether
+//! the brokers answer, from librdkafka's statistics (`brokers.rs`); the
 //! polling loop (`consumer.rs`); handing messages to the workers and
 //! telling them when a partition is caught up, and answering the HTTP
 //! side (`router.rs`); high watermarks and lag (`lag.rs`); the
 //! dead-letter producer (`dead_letters.rs`).
 
+mod brokers;
 mod client;
 mod consumer;
 mod context;

@@ -16,7 +16,9 @@ use super::lag::{cached_high_watermark, lag};
 use crate::engine::cumulative::ClassicHistogram;
 use crate::engine::Engine;
 use crate::source::worker::{Batch, PartitionKey, Work};
-use crate::source::{wall_ms, ConsumerStats, PartitionStats, Picture, Request, DELAY_BUCKETS};
+use crate::source::{
+    wall_ms, ConsumerStats, PartitionStats, Picture, Readiness, Request, DELAY_BUCKETS,
+};
 
 /// Messages per batch handed to a worker.
 pub(super) const BATCH: usize = 256;
@@ -174,12 +176,24 @@ impl Router {
         let _ = context.workers[worker].send(Work::ReachedEnd(key));
     }
 
-    fn ready(&self, context: &LiveContext) -> bool {
-        context.joined.load(Ordering::Acquire)
+    /// Ready once the group has assigned partitions (and not taken them
+    /// away as lost since) and each has been read to its end once, and
+    /// while the brokers answer: an instance cut off from its brokers
+    /// shows numbers that stand still, which should not pass for live.
+    fn readiness(&self, context: &LiveContext) -> Readiness {
+        let caught_up = context.joined.load(Ordering::Acquire)
+            && !context.lost.load(Ordering::Acquire)
             && self
                 .routes
                 .values()
-                .all(|local| local.route.progress.reached_end.load(Ordering::Acquire))
+                .all(|local| local.route.progress.reached_end.load(Ordering::Acquire));
+        if !context.brokers.up() {
+            Readiness::BrokersNotAnswering
+        } else if !caught_up {
+            Readiness::CatchingUp
+        } else {
+            Readiness::Ready
+        }
     }
 
     pub(super) fn answer(&mut self, consumer: &BaseConsumer<LiveContext>, request: Request) {
@@ -187,7 +201,7 @@ impl Router {
         // A requester that gave up has dropped its receiver: nothing to do.
         match request {
             Request::Ready(reply) => {
-                let _ = reply.send(self.ready(context));
+                let _ = reply.send(self.readiness(context));
             }
             Request::Picture(reply) => {
                 let picture = self.picture(consumer);
@@ -248,7 +262,9 @@ impl Router {
             snapshot,
             consumer: ConsumerStats {
                 partitions,
-                ready: self.ready(context),
+                ready: self.readiness(context) == Readiness::Ready,
+                brokers_up: context.brokers.up(),
+                broker_outages: context.brokers.outages(),
                 delay: Some(delay),
                 dead_letters_sent: sent,
                 dead_letters_failed: failed,
