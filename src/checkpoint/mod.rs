@@ -15,10 +15,12 @@
 pub mod dir;
 pub mod format;
 pub mod store;
+pub mod topic;
 pub mod writer;
 
 pub use format::{Header, Unusable, FORMAT_VERSION};
 pub use store::{PartitionName, Store, StoreError, Stores};
+pub use topic::TopicStore;
 
 use crate::config::Config;
 use crate::engine::{Engine, State};
