@@ -46,6 +46,22 @@ pub fn partition_key(line: &str) -> String {
 
 /// Creates `topic` with `partitions` unless it exists.
 pub fn ensure_topic(kafka: &KafkaConfig, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    ensure_topic_with(kafka, topic, partitions, TopicReplication::Fixed(1), &[])
+}
+
+/// [`ensure_topic`] with a replication (`Fixed(-1)` is the brokers'
+/// default) and topic settings such as `cleanup.policy`.
+pub fn ensure_topic_with(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partitions: i32,
+    replication: TopicReplication<'_>,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let mut new = NewTopic::new(topic, partitions, replication);
+    for (key, value) in settings {
+        new = new.set(key, value);
+    }
     let admin: AdminClient<DefaultClientContext> = client_config(kafka)
         .create()
         .context("cannot create the Kafka admin client")?;
@@ -55,10 +71,7 @@ pub fn ensure_topic(kafka: &KafkaConfig, topic: &str, partitions: i32) -> anyhow
         .context("cannot start the async runtime")?;
     let options = AdminOptions::new().request_timeout(Some(kafka.startup_timeout));
     let results = runtime
-        .block_on(admin.create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &options,
-        ))
+        .block_on(admin.create_topics(&[new], &options))
         .map_err(|e| anyhow!("cannot create topic {topic:?} at {}: {e}", kafka.brokers))?;
     for result in results {
         match result {

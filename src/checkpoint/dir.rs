@@ -31,7 +31,8 @@ impl DirStore {
 
 /// A group id or topic as one path component: Kafka topic names are
 /// already safe; a group id may hold anything, so other bytes are escaped.
-fn path_safe(name: &str) -> String {
+/// The topic store's record keys are made of the same components.
+pub(super) fn path_safe(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for b in name.bytes() {
         match b {

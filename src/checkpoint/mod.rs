@@ -15,10 +15,12 @@
 pub mod dir;
 pub mod format;
 pub mod store;
+pub mod topic;
 pub mod writer;
 
 pub use format::{Header, Unusable, FORMAT_VERSION};
 pub use store::{PartitionName, Store, StoreError, Stores};
+pub use topic::TopicStore;
 pub use writer::{CheckpointStats, Checkpoints, Job};
 
 use std::sync::Arc;
@@ -27,7 +29,8 @@ use crate::config::Config;
 use crate::engine::{Engine, State};
 
 /// The stores `[state]` names, checked at startup: a directory that
-/// cannot be written stops the start with one line saying what to do.
+/// cannot be written, or a state topic that cannot be used, stops the
+/// start with one line saying what to do.
 pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     let mut stores: Vec<Arc<dyn Store>> = Vec::new();
     let dir = &config.state.dir;
@@ -42,6 +45,14 @@ pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
                 )
             })?;
         stores.push(Arc::new(dir::DirStore::new(dir)));
+    }
+    if let Some(topic) = &config.state.topic {
+        let store = TopicStore::new(&config.kafka, topic).map_err(|e| {
+            anyhow::anyhow!(
+                "{e}; fix state.topic, or leave it out to keep checkpoints only in state.dir"
+            )
+        })?;
+        stores.push(Arc::new(store));
     }
     Ok(Stores::new(stores))
 }
