@@ -7,7 +7,7 @@
 //! the estimates criterion writes and prints them against the targets.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 
@@ -84,6 +84,7 @@ fn apply(c: &mut Criterion) {
             .copied()
             .unwrap_or(0)
     );
+    paired_ratio(&lines, &config, &sla_config);
     let mut group = c.benchmark_group("engine");
     group
         .sample_size(10)
@@ -107,6 +108,43 @@ fn apply(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// With SLA ÷ without, as rounds of one replay of each back to back (the
+/// order alternating), so that a slower spell of this shared machine falls
+/// on both sides of a round; prints the median of the rounds' ratios and
+/// their range. Criterion's two estimates come from runs seconds apart.
+fn paired_ratio(lines: &[String], config: &Config, sla_config: &Config) {
+    const ROUNDS: usize = 15;
+    let time = |config: &Config| {
+        let mut engine = Engine::new(config);
+        let started = Instant::now();
+        for line in lines {
+            let _ = engine.apply(black_box(line.as_bytes()), WALL_MS);
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        drop(black_box(engine));
+        elapsed
+    };
+    let mut ratios: Vec<f64> = (0..ROUNDS)
+        .map(|round| {
+            let (without, with) = if round % 2 == 0 {
+                let without = time(config);
+                (without, time(sla_config))
+            } else {
+                let with = time(sla_config);
+                (time(config), with)
+            };
+            without / with
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "sla ratio: median {:.3} over {ROUNDS} paired rounds (range {:.3} to {:.3})",
+        ratios[ROUNDS / 2],
+        ratios[0],
+        ratios[ROUNDS - 1]
+    );
 }
 
 fn render(c: &mut Criterion) {
