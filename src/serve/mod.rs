@@ -20,6 +20,9 @@ use export::Exposition;
 
 use crate::source::{Picture, Readiness, Request};
 
+mod connections;
+pub use connections::HEADER_READ_TIMEOUT;
+
 const WALLBOARD: &str = include_str!("wallboard.html");
 /// What a request says when the polling thread does not answer.
 const NOT_ANSWERING: &str = "the consumer is not answering\n";
@@ -46,9 +49,7 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/api/v1/kpis", get(kpis))
         .with_state(endpoints);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    connections::serve(listener, app, shutdown).await
 }
 
 impl Endpoints {
