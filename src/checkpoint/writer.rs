@@ -50,6 +50,19 @@ pub struct CheckpointStats {
     pub restores: BTreeMap<&'static str, u64>,
 }
 
+impl Default for CheckpointStats {
+    fn default() -> Self {
+        CheckpointStats {
+            saved: HashMap::new(),
+            written: 0,
+            failed: 0,
+            write: ClassicHistogram::new(WRITE_BUCKETS),
+            pause_max_seconds: 0.0,
+            restores: BTreeMap::new(),
+        }
+    }
+}
+
 /// The workers' and the rebalance's handle on the writer thread.
 #[derive(Clone)]
 pub struct Checkpoints {
@@ -64,14 +77,7 @@ impl Checkpoints {
     /// Starts the writer thread; it ends when every handle is dropped.
     pub fn start(stores: Stores, interval: Duration) -> std::io::Result<Checkpoints> {
         let (sender, inbox) = mpsc::channel();
-        let stats = Arc::new(Mutex::new(CheckpointStats {
-            saved: HashMap::new(),
-            written: 0,
-            failed: 0,
-            write: ClassicHistogram::new(WRITE_BUCKETS),
-            pause_max_seconds: 0.0,
-            restores: BTreeMap::new(),
-        }));
+        let stats = Arc::new(Mutex::new(CheckpointStats::default()));
         let (shared, writes_to) = (stats.clone(), stores.clone());
         std::thread::Builder::new()
             .name("checkpoints".to_owned())
