@@ -16,6 +16,7 @@ use common::broker::PrivateBroker;
 use common::kafka::{
     generated, merged, processed, produce_ends_on, topic_on, wait_committed_on, Deskpulse, Response,
 };
+use common::streams::assert_same_series;
 use common::{join, replay_with_args, rfc3339, Labels, Metrics};
 
 /// The outage of the issue.
@@ -272,22 +273,7 @@ fn assert_counted_once(live: &Metrics, lines: &[String]) {
         "many series compared: {}",
         replayed.len()
     );
-    let differing: Vec<_> = replayed
-        .iter()
-        .filter(|(key, value)| live.get(key) != Some(value))
-        .take(5)
-        .map(|(key, value)| (key, value, live.get(key)))
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "replay vs live after the outage, first differences: {differing:#?}"
-    );
-    let extra: Vec<_> = live
-        .keys()
-        .filter(|k| !replayed.contains_key(*k))
-        .take(5)
-        .collect();
-    assert!(extra.is_empty(), "series only live exports: {extra:#?}");
+    assert_same_series(&replayed, &live, "after the outage");
 }
 
 /// The series replay and live must agree on over a keyed stream: the
