@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use deskpulse::config::{Config, Sources};
+use deskpulse::config::{Config, Provenance, Sources};
 use deskpulse::demo::DemoOptions;
 use deskpulse::engine::Engine;
 use deskpulse::generate::{Generator, GeneratorConfig};
@@ -66,6 +66,15 @@ enum Command {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Validate a configuration as the start does (SLA included) and print
+    /// every effective setting with where it came from; secrets masked.
+    CheckConfig {
+        /// Configuration file (TOML); defaults apply without one.
+        #[arg(env = "DESKPULSE_CONFIG")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Write a simulated support centre's events as JSON lines to stdout.
     Generate {
         /// Number of events to write.
@@ -115,6 +124,11 @@ struct Settings {
 
 impl Settings {
     fn resolve(self) -> anyhow::Result<Config> {
+        Ok(self.resolve_traced()?.0)
+    }
+
+    /// The config, and where each of its settings came from.
+    fn resolve_traced(self) -> anyhow::Result<(Config, Provenance)> {
         let mut overrides: Vec<(String, String)> = [
             ("kafka.brokers", self.brokers),
             ("kafka.topics", self.topics),
@@ -139,12 +153,11 @@ impl Settings {
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .filter(|(k, _)| k.starts_with("DESKPULSE_"))
             .collect();
-        let config = Config::resolve(&Sources {
+        Ok(Config::resolve_traced(&Sources {
             file: self.config.as_deref(),
             env,
             overrides,
-        })?;
-        Ok(config)
+        })?)
     }
 }
 
@@ -242,6 +255,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             stdout.write_all(text.as_bytes())?;
             stdout.flush()?;
             eprintln!("{summary}");
+            Ok(())
+        }
+        Command::CheckConfig { file, mut settings } => {
+            // The positional file is the usual way here; --config works too.
+            settings.config = file.or(settings.config);
+            let (config, provenance) = settings.resolve_traced()?;
+            let mut stdout = std::io::stdout().lock();
+            for setting in provenance.settings(&config)? {
+                writeln!(stdout, "{setting}")?;
+            }
+            stdout.flush()?;
             Ok(())
         }
         Command::Generate {

@@ -1,0 +1,144 @@
+//! The commands' own interface through the real binary: `check-config`
+//! with where each setting came from, `replay --report json` and its
+//! progress bar kept off a pipe, and every subcommand's `--help` examples.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+
+use common::TempFile;
+
+/// Runs `deskpulse` with `args` and `env` (and no other `DESKPULSE_`
+/// variable of the calling shell), stdin empty.
+fn deskpulse(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_deskpulse"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("DESKPULSE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("deskpulse runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The line of `check-config` output for `key`.
+fn line_of<'a>(stdout: &'a str, key: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|line| line.starts_with(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("no line for {key} in:\n{stdout}"))
+}
+
+#[test]
+fn check_config_shows_each_setting_with_its_origin_and_masks_secrets() {
+    let file = TempFile::new(
+        ".toml",
+        concat!(
+            "[kafka]\n",
+            "group_id = \"from-file\"\n",
+            "[kafka.properties]\n",
+            "\"sasl.password\" = \"hunter2-file\"\n",
+            "[[sla.policy]]\n",
+            "name = \"all\"\n",
+            "[sla.policy.targets]\n",
+            "normal = { first_response = \"1h\" }\n",
+        )
+        .as_bytes(),
+    );
+    let path = file.0.to_str().expect("temp path is UTF-8");
+    let out = deskpulse(
+        &[
+            "check-config",
+            path,
+            "--set",
+            "http.listen=127.0.0.1:9999",
+            "--set",
+            "kafka.properties.sasl.oauthbearer.client.secret=s3cret-cli",
+        ],
+        &[
+            ("DESKPULSE_KAFKA_BROKERS", "b:9092"),
+            ("DESKPULSE_KAFKA_PROPERTIES_SSL_KEY_PASSWORD", "hunter2-env"),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
+    assert_eq!(
+        line_of(&stdout, "kafka.brokers"),
+        "kafka.brokers = \"b:9092\"  (environment variable DESKPULSE_KAFKA_BROKERS)"
+    );
+    assert_eq!(
+        line_of(&stdout, "kafka.group_id"),
+        format!("kafka.group_id = \"from-file\"  (file {path})")
+    );
+    assert_eq!(
+        line_of(&stdout, "http.listen"),
+        "http.listen = \"127.0.0.1:9999\"  (--set http.listen)"
+    );
+    assert_eq!(
+        line_of(&stdout, "metrics.prefix"),
+        "metrics.prefix = \"support_\"  (default)"
+    );
+    assert!(line_of(&stdout, "sla.policy").ends_with(&format!("(file {path})")));
+    for (key, secret) in [
+        ("kafka.properties.sasl.password", "hunter2-file"),
+        ("kafka.properties.ssl.key.password", "hunter2-env"),
+        (
+            "kafka.properties.sasl.oauthbearer.client.secret",
+            "s3cret-cli",
+        ),
+    ] {
+        assert!(
+            line_of(&stdout, key).contains("\"********\""),
+            "{key} masked"
+        );
+        assert!(
+            !stdout.contains(secret),
+            "{secret} shown in clear:\n{stdout}"
+        );
+        assert!(!text(&out.stderr).contains(secret));
+    }
+}
+
+#[test]
+fn check_config_reads_deskpulse_config_like_run() {
+    let file = TempFile::new(".toml", b"[metrics]\nprefix = \"helpdesk_\"\n");
+    let path = file.0.to_str().expect("temp path is UTF-8");
+    let out = deskpulse(&["check-config"], &[("DESKPULSE_CONFIG", path)]);
+    assert!(out.status.success(), "stderr:\n{}", text(&out.stderr));
+    assert_eq!(
+        line_of(&text(&out.stdout), "metrics.prefix"),
+        format!("metrics.prefix = \"helpdesk_\"  (file {path})")
+    );
+}
+
+#[test]
+fn check_config_fails_a_bad_config_with_its_one_line_error() {
+    let file = TempFile::new(
+        ".toml",
+        b"[[sla.policy]]\nname = \"all\"\ncalendar = \"nope\"\n[sla.policy.targets]\nnormal = { first_response = \"1h\" }\n",
+    );
+    let out = deskpulse(&["check-config", file.0.to_str().expect("UTF-8")], &[]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing printed for a bad config");
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "deskpulse: config: sla.policy[0] (\"all\").calendar: no [sla.calendar.nope] is defined; define it or fix the name"
+    );
+    let out = deskpulse(&["check-config"], &[("DESKPULSE_KAFKA_BROKER", "b:9092")]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("DESKPULSE_KAFKA_BROKER names no setting"),
+        "{stderr}"
+    );
+}
