@@ -4,7 +4,8 @@ use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 use deskpulse::config::{Config, Provenance, Sources};
 use deskpulse::demo::DemoOptions;
@@ -63,6 +64,9 @@ enum Command {
         /// instead of the last event's time: what a live scrape then showed.
         #[arg(long, value_parser = instant_ms)]
         at: Option<i64>,
+        /// How the summary on stderr is written: a line of text, or one JSON object.
+        #[arg(long, value_enum, default_value_t = Report::Text)]
+        report: Report,
         #[command(flatten)]
         settings: Settings,
     },
@@ -93,6 +97,15 @@ enum Command {
         #[arg(long, default_value_t = GeneratorConfig::default().agents as u16, value_parser = clap::value_parser!(u16).range(1..))]
         agents: u16,
     },
+}
+
+/// The form of `replay`'s summary.
+#[derive(Clone, Copy, ValueEnum)]
+enum Report {
+    /// `replayed N lines: accepted A (late L), …`
+    Text,
+    /// `{"lines": N, "accepted": A, …, "rejected_by_reason": {…}}`
+    Json,
 }
 
 /// Where settings come from: the file, then `DESKPULSE_*` variables,
@@ -159,6 +172,27 @@ impl Settings {
             overrides,
         })?)
     }
+}
+
+/// A bar of lines read and events per second on stderr, only when stderr
+/// is a terminal: a pipe or a log file gets the summary line alone.
+fn progress_bar() -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let style = ProgressStyle::with_template("{spinner} {human_pos} lines  {rate}  {elapsed}")
+        .ok()?
+        .with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                // A bar never breaks the replay: a failed write only loses a frame.
+                let _ = write!(out, "{:.0} events/s", state.per_sec());
+            },
+        );
+    let bar = ProgressBar::new_spinner().with_style(style);
+    // Redrawn on a timer too, so that a slow input still shows it is alive.
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
 }
 
 fn instant_ms(s: &str) -> Result<i64, String> {
@@ -234,11 +268,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("produced {sent} events to {topic}");
             Ok(())
         }
-        Command::Replay { file, at, settings } => {
+        Command::Replay {
+            file,
+            at,
+            report,
+            settings,
+        } => {
             let config = settings.resolve()?;
             let mut engine = Engine::new(&config);
+            let bar = progress_bar();
+            let mut progress = |lines| {
+                if let Some(bar) = &bar {
+                    bar.set_position(lines);
+                }
+            };
             let summary = if file.as_os_str() == "-" {
-                source::replay::replay(&mut engine, &mut std::io::stdin().lock())
+                source::replay::replay(&mut engine, &mut std::io::stdin().lock(), &mut progress)
             } else {
                 let f = std::fs::File::open(&file).map_err(|e| {
                     anyhow::anyhow!(
@@ -246,15 +291,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         file.display()
                     )
                 })?;
-                source::replay::replay(&mut engine, &mut BufReader::with_capacity(1 << 20, f))
+                source::replay::replay(
+                    &mut engine,
+                    &mut BufReader::with_capacity(1 << 20, f),
+                    &mut progress,
+                )
             }?;
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
             let now = at.or(engine.clock_ms()).unwrap_or(0);
             engine.advance(now);
             let text = export::render(&engine.snapshot(now), &config.metrics.prefix);
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(text.as_bytes())?;
             stdout.flush()?;
-            eprintln!("{summary}");
+            match report {
+                Report::Text => eprintln!("{summary}"),
+                Report::Json => eprintln!("{}", summary.to_json()),
+            }
             Ok(())
         }
         Command::CheckConfig { file, mut settings } => {

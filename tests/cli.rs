@@ -142,3 +142,62 @@ fn check_config_fails_a_bad_config_with_its_one_line_error() {
         "{stderr}"
     );
 }
+
+/// `count` generated events, from the binary's own generator.
+fn generated(count: u64) -> Vec<u8> {
+    let out = deskpulse(&["generate", "--events", &count.to_string()], &[]);
+    assert!(out.status.success(), "generate: {}", text(&out.stderr));
+    out.stdout
+}
+
+/// Generated events (all accepted), then one of them again and a line
+/// that is not JSON.
+fn events_with_a_duplicate_and_a_bad_line(count: u64) -> Vec<u8> {
+    let mut input = generated(count);
+    let first = input
+        .split(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default()
+        .to_vec();
+    input.extend_from_slice(&first);
+    input.extend_from_slice(b"\n{not json\n");
+    input
+}
+
+#[test]
+fn replay_report_json_is_one_object_with_the_counts() {
+    let input = events_with_a_duplicate_and_a_bad_line(5_000);
+    let run = common::replay_with_args(&input, None, &["--report", "json"]);
+    run.assert_ok();
+    let report: serde_json::Value =
+        serde_json::from_str(run.summary()).expect("the summary is one JSON object");
+    assert_eq!(report["lines"], 5_002);
+    assert_eq!(report["accepted"], 5_000);
+    assert_eq!(report["late"], 0);
+    assert_eq!(report["duplicates"], 1);
+    assert_eq!(report["rejected"], 1);
+    assert_eq!(report["rejected_by_reason"]["invalid_json"], 1);
+    assert_eq!(report["rejected_by_reason"]["unknown_ticket"], 0);
+    assert!(!run.stderr.contains("replayed "), "no text summary too");
+    assert_eq!(run.rejected("invalid_json"), 1.0, "the exposition agrees");
+}
+
+#[test]
+fn replay_draws_no_progress_on_a_pipe() {
+    // Enough lines for many progress updates, had a bar been drawn.
+    let input = events_with_a_duplicate_and_a_bad_line(50_000);
+    let run = common::replay_with_args(&input, None, &[]);
+    run.assert_ok();
+    assert_eq!(
+        run.summary(),
+        "replayed 50002 lines: accepted 50000 (late 0), duplicates 1, rejected 1 (invalid_json=1)"
+    );
+    let others: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| !line.contains("rejected event") && *line != run.summary())
+        .collect();
+    assert!(others.is_empty(), "extra stderr on a pipe: {others:?}");
+    assert!(!run.stderr.contains('\r') && !run.stderr.contains('\u{1b}'));
+    assert!(!run.stderr.contains("events/s"));
+}
