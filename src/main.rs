@@ -23,6 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Consume Kafka in a consumer group; serve /metrics, /api/v1/kpis and the wallboard.
+    #[command(after_help = RUN_EXAMPLES)]
     Run {
         #[command(flatten)]
         settings: Settings,
@@ -32,6 +33,7 @@ enum Command {
         state_reset: bool,
     },
     /// Live mode with no external services: an embedded broker fed by the generator.
+    #[command(after_help = DEMO_EXAMPLES)]
     Demo {
         #[command(flatten)]
         settings: Settings,
@@ -46,6 +48,7 @@ enum Command {
         seed: u64,
     },
     /// Write JSON lines from standard input to a Kafka topic, keyed by ticket (SPEC §1).
+    #[command(after_help = PRODUCE_EXAMPLES)]
     Produce {
         /// Topic to write to.
         #[arg(long)]
@@ -57,6 +60,7 @@ enum Command {
         settings: Settings,
     },
     /// Read JSON lines with the event-time clock and print the final metrics.
+    #[command(after_help = REPLAY_EXAMPLES)]
     Replay {
         /// JSON-lines file, or `-` for standard input.
         file: PathBuf,
@@ -70,8 +74,12 @@ enum Command {
         #[command(flatten)]
         settings: Settings,
     },
-    /// Validate a configuration as the start does (SLA included) and print
-    /// every effective setting with where it came from; secrets masked.
+    /// Validate a config as the start does; print each setting and where it came from.
+    ///
+    /// The checks and one-line errors are the start's, `[sla]` included.
+    /// Secrets (keys with password, secret, token, sasl.oauthbearer or
+    /// ssl.key) are masked.
+    #[command(after_help = CHECK_CONFIG_EXAMPLES)]
     CheckConfig {
         /// Configuration file (TOML); defaults apply without one.
         #[arg(env = "DESKPULSE_CONFIG")]
@@ -80,6 +88,7 @@ enum Command {
         settings: Settings,
     },
     /// Write a simulated support centre's events as JSON lines to stdout.
+    #[command(after_help = GENERATE_EXAMPLES)]
     Generate {
         /// Number of events to write.
         #[arg(long)]
@@ -98,6 +107,38 @@ enum Command {
         agents: u16,
     },
 }
+
+// The "Examples" section of each subcommand's --help: how it is usually
+// called, which the option list alone does not show.
+const RUN_EXAMPLES: &str = "\
+Examples:
+  deskpulse run --config /etc/deskpulse/deskpulse.toml
+  deskpulse run --brokers kafka-1:9092,kafka-2:9092 --topics support-events --group-id support-kpis
+  DESKPULSE_KAFKA_PROPERTIES_SASL_PASSWORD=... deskpulse run --set kafka.properties.security.protocol=SASL_SSL
+  deskpulse run --config deskpulse.toml --state-reset";
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  deskpulse demo                 then open http://127.0.0.1:9750/
+  deskpulse demo --rate 1000 --partitions 8 --listen 127.0.0.1:9800";
+const PRODUCE_EXAMPLES: &str = "\
+Examples:
+  deskpulse generate --events 100000 | deskpulse produce --topic support-events --create-partitions 4
+  deskpulse produce --topic support-events --brokers kafka-1:9092 < events.jsonl";
+const REPLAY_EXAMPLES: &str = "\
+Examples:
+  deskpulse replay events.jsonl > metrics.txt
+  deskpulse generate --events 100000 | deskpulse replay - --config deskpulse.toml
+  deskpulse replay events.jsonl --at 2026-11-23T09:00:00Z
+  deskpulse replay events.jsonl --report json 2> summary.json > /dev/null";
+const CHECK_CONFIG_EXAMPLES: &str = "\
+Examples:
+  deskpulse check-config deskpulse.toml
+  DESKPULSE_KAFKA_BROKERS=b:9092 deskpulse check-config deskpulse.toml --set http.listen=0.0.0.0:9750
+  DESKPULSE_CONFIG=/etc/deskpulse/deskpulse.toml deskpulse check-config";
+const GENERATE_EXAMPLES: &str = "\
+Examples:
+  deskpulse generate --events 1000 > events.jsonl
+  deskpulse generate --events 200000 --seed 7 --queues 20 --agents 400 | deskpulse replay -";
 
 /// The form of `replay`'s summary.
 #[derive(Clone, Copy, ValueEnum)]

@@ -201,3 +201,41 @@ fn replay_draws_no_progress_on_a_pipe() {
     assert!(!run.stderr.contains('\r') && !run.stderr.contains('\u{1b}'));
     assert!(!run.stderr.contains("events/s"));
 }
+
+/// The subcommands `deskpulse help` lists, but `help` itself: a new one
+/// is checked without this test changing.
+fn subcommands() -> Vec<String> {
+    let out = deskpulse(&["help"], &[]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    let names: Vec<String> = help
+        .lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect();
+    assert!(names.len() >= 6, "subcommands in:\n{help}");
+    names
+}
+
+#[test]
+fn every_subcommand_help_has_examples() {
+    for name in subcommands() {
+        let out = deskpulse(&[&name, "--help"], &[]);
+        assert!(out.status.success(), "{name} --help");
+        let help = text(&out.stdout);
+        let examples = help
+            .split_once("\nExamples:\n")
+            .map(|(_, rest)| rest)
+            .unwrap_or_else(|| panic!("no Examples section in {name} --help:\n{help}"));
+        assert!(
+            examples
+                .lines()
+                .any(|line| line.trim_start().starts_with(&format!("deskpulse {name}"))),
+            "{name} --help has no example of itself:\n{examples}"
+        );
+    }
+}
