@@ -4,9 +4,10 @@ use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
-use deskpulse::config::{Config, Sources};
+use deskpulse::config::{Config, Provenance, Sources};
 use deskpulse::demo::DemoOptions;
 use deskpulse::engine::Engine;
 use deskpulse::generate::{Generator, GeneratorConfig};
@@ -22,6 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Consume Kafka in a consumer group; serve /metrics, /api/v1/kpis and the wallboard.
+    #[command(after_help = RUN_EXAMPLES)]
     Run {
         #[command(flatten)]
         settings: Settings,
@@ -31,6 +33,7 @@ enum Command {
         state_reset: bool,
     },
     /// Live mode with no external services: an embedded broker fed by the generator.
+    #[command(after_help = DEMO_EXAMPLES)]
     Demo {
         #[command(flatten)]
         settings: Settings,
@@ -45,6 +48,7 @@ enum Command {
         seed: u64,
     },
     /// Write JSON lines from standard input to a Kafka topic, keyed by ticket (SPEC §1).
+    #[command(after_help = PRODUCE_EXAMPLES)]
     Produce {
         /// Topic to write to.
         #[arg(long)]
@@ -56,6 +60,7 @@ enum Command {
         settings: Settings,
     },
     /// Read JSON lines with the event-time clock and print the final metrics.
+    #[command(after_help = REPLAY_EXAMPLES)]
     Replay {
         /// JSON-lines file, or `-` for standard input.
         file: PathBuf,
@@ -63,10 +68,27 @@ enum Command {
         /// instead of the last event's time: what a live scrape then showed.
         #[arg(long, value_parser = instant_ms)]
         at: Option<i64>,
+        /// How the summary on stderr is written: a line of text, or one JSON object.
+        #[arg(long, value_enum, default_value_t = Report::Text)]
+        report: Report,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Validate a config as the start does; print each setting and where it came from.
+    ///
+    /// The checks and one-line errors are the start's, `[sla]` included.
+    /// Secrets (keys with password, secret, token, sasl.oauthbearer or
+    /// ssl.key) are masked.
+    #[command(after_help = CHECK_CONFIG_EXAMPLES)]
+    CheckConfig {
+        /// Configuration file (TOML); defaults apply without one.
+        #[arg(env = "DESKPULSE_CONFIG")]
+        file: Option<PathBuf>,
         #[command(flatten)]
         settings: Settings,
     },
     /// Write a simulated support centre's events as JSON lines to stdout.
+    #[command(after_help = GENERATE_EXAMPLES)]
     Generate {
         /// Number of events to write.
         #[arg(long)]
@@ -84,6 +106,47 @@ enum Command {
         #[arg(long, default_value_t = GeneratorConfig::default().agents as u16, value_parser = clap::value_parser!(u16).range(1..))]
         agents: u16,
     },
+}
+
+// The "Examples" section of each subcommand's --help: how it is usually
+// called, which the option list alone does not show.
+const RUN_EXAMPLES: &str = "\
+Examples:
+  deskpulse run --config /etc/deskpulse/deskpulse.toml
+  deskpulse run --brokers kafka-1:9092,kafka-2:9092 --topics support-events --group-id support-kpis
+  DESKPULSE_KAFKA_PROPERTIES_SASL_PASSWORD=... deskpulse run --set kafka.properties.security.protocol=SASL_SSL
+  deskpulse run --config deskpulse.toml --state-reset";
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  deskpulse demo                 then open http://127.0.0.1:9750/
+  deskpulse demo --rate 1000 --partitions 8 --listen 127.0.0.1:9800";
+const PRODUCE_EXAMPLES: &str = "\
+Examples:
+  deskpulse generate --events 100000 | deskpulse produce --topic support-events --create-partitions 4
+  deskpulse produce --topic support-events --brokers kafka-1:9092 < events.jsonl";
+const REPLAY_EXAMPLES: &str = "\
+Examples:
+  deskpulse replay events.jsonl > metrics.txt
+  deskpulse generate --events 100000 | deskpulse replay - --config deskpulse.toml
+  deskpulse replay events.jsonl --at 2026-11-23T09:00:00Z
+  deskpulse replay events.jsonl --report json 2> summary.json > /dev/null";
+const CHECK_CONFIG_EXAMPLES: &str = "\
+Examples:
+  deskpulse check-config deskpulse.toml
+  DESKPULSE_KAFKA_BROKERS=b:9092 deskpulse check-config deskpulse.toml --set http.listen=0.0.0.0:9750
+  DESKPULSE_CONFIG=/etc/deskpulse/deskpulse.toml deskpulse check-config";
+const GENERATE_EXAMPLES: &str = "\
+Examples:
+  deskpulse generate --events 1000 > events.jsonl
+  deskpulse generate --events 200000 --seed 7 --queues 20 --agents 400 | deskpulse replay -";
+
+/// The form of `replay`'s summary.
+#[derive(Clone, Copy, ValueEnum)]
+enum Report {
+    /// `replayed N lines: accepted A (late L), …`
+    Text,
+    /// `{"lines": N, "accepted": A, …, "rejected_by_reason": {…}}`
+    Json,
 }
 
 /// Where settings come from: the file, then `DESKPULSE_*` variables,
@@ -115,6 +178,11 @@ struct Settings {
 
 impl Settings {
     fn resolve(self) -> anyhow::Result<Config> {
+        Ok(self.resolve_traced()?.0)
+    }
+
+    /// The config, and where each of its settings came from.
+    fn resolve_traced(self) -> anyhow::Result<(Config, Provenance)> {
         let mut overrides: Vec<(String, String)> = [
             ("kafka.brokers", self.brokers),
             ("kafka.topics", self.topics),
@@ -139,13 +207,33 @@ impl Settings {
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .filter(|(k, _)| k.starts_with("DESKPULSE_"))
             .collect();
-        let config = Config::resolve(&Sources {
+        Ok(Config::resolve_traced(&Sources {
             file: self.config.as_deref(),
             env,
             overrides,
-        })?;
-        Ok(config)
+        })?)
     }
+}
+
+/// A bar of lines read and events per second on stderr, only when stderr
+/// is a terminal: a pipe or a log file gets the summary line alone.
+fn progress_bar() -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let style = ProgressStyle::with_template("{spinner} {human_pos} lines  {rate}  {elapsed}")
+        .ok()?
+        .with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                // A bar never breaks the replay: a failed write only loses a frame.
+                let _ = write!(out, "{:.0} events/s", state.per_sec());
+            },
+        );
+    let bar = ProgressBar::new_spinner().with_style(style);
+    // Redrawn on a timer too, so that a slow input still shows it is alive.
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
 }
 
 fn instant_ms(s: &str) -> Result<i64, String> {
@@ -221,11 +309,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("produced {sent} events to {topic}");
             Ok(())
         }
-        Command::Replay { file, at, settings } => {
+        Command::Replay {
+            file,
+            at,
+            report,
+            settings,
+        } => {
             let config = settings.resolve()?;
             let mut engine = Engine::new(&config);
+            let bar = progress_bar();
+            let mut progress = |lines| {
+                if let Some(bar) = &bar {
+                    bar.set_position(lines);
+                }
+            };
             let summary = if file.as_os_str() == "-" {
-                source::replay::replay(&mut engine, &mut std::io::stdin().lock())
+                source::replay::replay(&mut engine, &mut std::io::stdin().lock(), &mut progress)
             } else {
                 let f = std::fs::File::open(&file).map_err(|e| {
                     anyhow::anyhow!(
@@ -233,15 +332,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         file.display()
                     )
                 })?;
-                source::replay::replay(&mut engine, &mut BufReader::with_capacity(1 << 20, f))
+                source::replay::replay(
+                    &mut engine,
+                    &mut BufReader::with_capacity(1 << 20, f),
+                    &mut progress,
+                )
             }?;
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
             let now = at.or(engine.clock_ms()).unwrap_or(0);
             engine.advance(now);
             let text = export::render(&engine.snapshot(now), &config.metrics.prefix);
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(text.as_bytes())?;
             stdout.flush()?;
-            eprintln!("{summary}");
+            match report {
+                Report::Text => eprintln!("{summary}"),
+                Report::Json => eprintln!("{}", summary.to_json()),
+            }
+            Ok(())
+        }
+        Command::CheckConfig { file, mut settings } => {
+            // The positional file is the usual way here; --config works too.
+            settings.config = file.or(settings.config);
+            let (config, provenance) = settings.resolve_traced()?;
+            let mut stdout = std::io::stdout().lock();
+            for setting in provenance.settings(&config)? {
+                writeln!(stdout, "{setting}")?;
+            }
+            stdout.flush()?;
             Ok(())
         }
         Command::Generate {

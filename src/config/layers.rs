@@ -2,11 +2,13 @@
 //! `DESKPULSE_` environment, then the CLI; a file error carries its line,
 //! an override error names the variable or flag it came from.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::overrides::{
     cli_path, env_path, example_text, insert, lookup, schema, typed_value, Origin, Setting,
 };
+use super::provenance::Provenance;
 use super::{Config, ConfigError};
 
 /// Where settings come from; later ones win.
@@ -33,12 +35,17 @@ impl Config {
 
     /// TOML text alone, without environment or CLI.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        Self::layered(text, "<text>", Vec::new())
+        Self::layered(text, "<text>", Vec::new()).map(|(config, _)| config)
     }
 
     /// The file (or the defaults), then the `DESKPULSE_` environment, then
     /// the CLI overrides; later ones win. Validated.
     pub fn resolve(sources: &Sources) -> Result<Config, ConfigError> {
+        Self::resolve_traced(sources).map(|(config, _)| config)
+    }
+
+    /// [`Config::resolve`], and where each setting's value came from.
+    pub fn resolve_traced(sources: &Sources) -> Result<(Config, Provenance), ConfigError> {
         let schema = schema();
         let mut settings = Vec::new();
         for (name, value) in &sources.env {
@@ -69,8 +76,13 @@ impl Config {
         }
     }
 
-    /// `text` (a TOML file named `path` in messages) with `settings` laid over it.
-    fn layered(text: &str, path: &str, settings: Vec<Setting>) -> Result<Config, ConfigError> {
+    /// `text` (a TOML file named `path` in messages) with `settings` laid
+    /// over it, and the origin of every leaf the file or a setting gave.
+    fn layered(
+        text: &str,
+        path: &str,
+        settings: Vec<Setting>,
+    ) -> Result<(Config, Provenance), ConfigError> {
         // The file on its own first, so that its errors carry line numbers.
         let parse_error = |e: toml::de::Error| {
             let line = e
@@ -85,8 +97,12 @@ impl Config {
             }
         };
         let mut config: Config = toml::from_str(text).map_err(parse_error)?;
+        let file: toml::Table = toml::from_str(text).map_err(parse_error)?;
+        // Later settings of the same path replace earlier ones here as
+        // they do in the table.
+        let mut origins = BTreeMap::new();
         if !settings.is_empty() {
-            let mut table: toml::Table = toml::from_str(text).map_err(parse_error)?;
+            let mut table = file.clone();
             let schema = schema();
             for setting in &settings {
                 let value = typed_value(&schema, setting)?;
@@ -112,6 +128,7 @@ impl Config {
                     )));
                 }
                 insert(&mut table, &setting.path, value);
+                origins.insert(setting.path.clone(), setting.origin.clone());
             }
             config = toml::Value::Table(table)
                 .try_into()
@@ -119,7 +136,8 @@ impl Config {
         }
         config.validate()?;
         config.sla_rules = config.sla.rules().map_err(ConfigError::Invalid)?;
-        Ok(config)
+        let provenance = Provenance::new(path, file, origins);
+        Ok((config, provenance))
     }
 }
 

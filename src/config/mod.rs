@@ -6,7 +6,8 @@
 //! layering of the sources and where its errors point (`layers.rs`);
 //! where an environment variable or `--set` key lands and how its text is
 //! typed (`overrides.rs`); the checks of the values (`validate.rs`);
-//! `[sla]` (`sla.rs`); here, the whole [`Config`] and its error.
+//! `[sla]` (`sla.rs`); where each effective value came from, for
+//! `check-config` (`provenance.rs`); here, the whole [`Config`] and its error.
 
 use std::time::Duration;
 
@@ -14,10 +15,13 @@ use serde::{Deserialize, Serialize};
 
 mod layers;
 mod overrides;
+mod provenance;
 mod sections;
 mod sla;
 mod validate;
 pub use layers::Sources;
+pub use overrides::Origin;
+pub use provenance::{EffectiveSetting, Provenance, Source};
 pub use sections::{
     CustomRatio, EngineConfig, EventFilter, HttpConfig, KafkaConfig, LabelLimits, MetricsConfig,
     Span, StateConfig,

@@ -10,7 +10,8 @@ const ENV_PREFIX: &str = "DESKPULSE_";
 const ENV_CONFIG_FILE: &str = "DESKPULSE_CONFIG";
 
 /// Where one override came from, for messages.
-pub(super) enum Origin {
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
     /// The variable's name.
     Env(String),
     /// The dotted key.

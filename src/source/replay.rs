@@ -39,6 +39,25 @@ impl fmt::Display for ReplaySummary {
     }
 }
 
+impl ReplaySummary {
+    /// The summary as one JSON object, for `replay --report json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let by_reason: serde_json::Map<String, serde_json::Value> = self
+            .rejected
+            .iter()
+            .map(|(reason, n)| ((*reason).to_owned(), (*n).into()))
+            .collect();
+        serde_json::json!({
+            "lines": self.lines,
+            "accepted": self.accepted,
+            "late": self.late,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected.iter().map(|r| r.1).sum::<u64>(),
+            "rejected_by_reason": by_reason,
+        })
+    }
+}
+
 struct LineNumber(u64);
 
 impl fmt::Display for LineNumber {
@@ -47,9 +66,19 @@ impl fmt::Display for LineNumber {
     }
 }
 
-/// Feeds every line of `input` to `engine`. Reads one line at a time into
-/// one buffer, so memory does not grow with the input.
-pub fn replay(engine: &mut Engine, input: &mut dyn BufRead) -> std::io::Result<ReplaySummary> {
+/// How many lines go by between calls of the progress callback: often
+/// enough for a bar redrawn a few times a second, rare enough to cost
+/// nothing per line.
+const PROGRESS_EVERY: u64 = 4096;
+
+/// Feeds every line of `input` to `engine`, telling `progress` the number
+/// of lines read so far now and then. Reads one line at a time into one
+/// buffer, so memory does not grow with the input.
+pub fn replay(
+    engine: &mut Engine,
+    input: &mut dyn BufRead,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<ReplaySummary> {
     let mut summary = ReplaySummary::default();
     let mut log = RejectLog::new(10);
     let mut buffer = Vec::with_capacity(4096);
@@ -60,6 +89,9 @@ pub fn replay(engine: &mut Engine, input: &mut dyn BufRead) -> std::io::Result<R
             break;
         }
         summary.lines += 1;
+        if summary.lines % PROGRESS_EVERY == 0 {
+            progress(summary.lines);
+        }
         match engine.apply(&buffer, wall_ms()) {
             Ok(Applied::Accepted { late, .. }) => {
                 summary.accepted += 1;
