@@ -20,6 +20,11 @@ const EVENTS: &str = r#"{"event_id":"1","type":"ticket.created","ts":17000000000
 {"event_id":"4","type":"interaction.queued","ts":1700000006000,"interaction_id":"i2","queue":"billing"}
 {"event_id":"5","type":"interaction.abandoned","ts":1700000050000,"interaction_id":"i2"}
 {"event_id":"6","type":"interaction.queued","ts":1700000051000,"interaction_id":"i3","queue":"billing"}
+{"event_id":"7","type":"ticket.agent_replied","ts":1700000060000,"ticket_id":"t1","agent_id":"ann"}
+{"event_id":"8","type":"ticket.resolved","ts":1700000070000,"ticket_id":"t1","agent_id":"ann"}
+{"event_id":"9","type":"survey.csat","ts":1700000080000,"ticket_id":"t1","score":5}
+{"event_id":"10","type":"ticket.reopened","ts":1700000090000,"ticket_id":"t1"}
+{"event_id":"11","type":"interaction.completed","ts":1700000100000,"interaction_id":"i4","queue":"billing","channel":"phone","agent_id":"ann","wait_s":3,"talk_s":60,"hold_s":0,"acw_s":10}
 "#;
 
 /// One SLA policy with every kind, under a calendar open around the clock:
