@@ -35,7 +35,9 @@ pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     let mut stores: Vec<Arc<dyn Store>> = Vec::new();
     let dir = &config.state.dir;
     if !dir.is_empty() {
-        let probe = std::path::Path::new(dir).join(".writable");
+        // Named for this process: instances sharing the directory start
+        // at once, and one's probe must not be the other's.
+        let probe = std::path::Path::new(dir).join(format!(".writable-{}", std::process::id()));
         std::fs::create_dir_all(dir)
             .and_then(|()| std::fs::write(&probe, b""))
             .and_then(|()| std::fs::remove_file(&probe))
