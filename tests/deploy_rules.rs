@@ -8,9 +8,7 @@ mod common;
 use common::prometheus::{alert_names, promtool, read, rule_files, rule_tests, Promtool};
 use common::{Stream, MIN, T0};
 use deskpulse::config::Config;
-use deskpulse::engine::cumulative::ClassicHistogram;
 use deskpulse::engine::Engine;
-use deskpulse::source::{ConsumerStats, PartitionStats, DELAY_BUCKETS};
 use serde_json::json;
 
 /// A small stream that makes every KPI the rules read exist.
@@ -76,16 +74,7 @@ fn sla_events() -> Vec<String> {
 fn exported_families() -> Vec<String> {
     let mut families = families_of(EVENTS.as_bytes(), None);
     families.extend(families_of(&common::join(&sla_events()), Some(SLA_CONFIG)));
-    let live = ConsumerStats {
-        partitions: vec![PartitionStats {
-            topic: "support-events".into(),
-            partition: 0,
-            lag: Some(0),
-            checkpoint: Some((1.0, 1000)),
-        }],
-        delay: Some(ClassicHistogram::new(DELAY_BUCKETS)),
-        ..ConsumerStats::default()
-    };
+    let live = common::live_consumer_stats();
     let snapshot = Engine::new(&Config::default()).snapshot(0);
     families.extend(
         deskpulse::export::families(&snapshot, Some(&live), "support_")

@@ -6,15 +6,14 @@
 //! fails when the file and the code disagree; to write the file anew:
 //! `DESKPULSE_WRITE_DOCS=1 cargo test --test metrics_reference`.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use deskpulse::checkpoint::CheckpointStats;
 use deskpulse::config::Config;
-use deskpulse::engine::cumulative::ClassicHistogram;
 use deskpulse::engine::Engine;
 use deskpulse::generate::{Generator, GeneratorConfig};
-use deskpulse::source::{ConsumerStats, PartitionStats, DELAY_BUCKETS};
 use prometheus::proto::{MetricFamily, MetricType};
 
 const DOC: &str = "docs/metrics.md";
@@ -44,17 +43,7 @@ denominator = { type = "ticket.created" }
         let _ = engine.apply(line.as_bytes(), i64::MAX / 2);
     }
     let snapshot = engine.snapshot(engine.clock_ms().expect("events applied"));
-    let live = ConsumerStats {
-        partitions: vec![PartitionStats {
-            topic: "support-events".into(),
-            partition: 0,
-            lag: Some(0),
-            checkpoint: Some((1.0, 1_000)),
-        }],
-        delay: Some(ClassicHistogram::new(DELAY_BUCKETS)),
-        checkpoints: Some(CheckpointStats::default()),
-        ..ConsumerStats::default()
-    };
+    let live = common::live_consumer_stats();
     deskpulse::export::families(&snapshot, Some(&live), "support_")
 }
 

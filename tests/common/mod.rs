@@ -22,6 +22,25 @@ pub const SEC: i64 = 1_000;
 pub const MIN: i64 = 60 * SEC;
 pub const HOUR: i64 = 60 * MIN;
 
+/// What a live consumer reports of its own, with every part present
+/// (lag, delay, checkpoints), for the families only live mode exports.
+pub fn live_consumer_stats() -> deskpulse::source::ConsumerStats {
+    use deskpulse::source::{ConsumerStats, PartitionStats, DELAY_BUCKETS};
+    ConsumerStats {
+        partitions: vec![PartitionStats {
+            topic: "support-events".into(),
+            partition: 0,
+            lag: Some(0),
+            checkpoint: Some((1.0, 1_000)),
+        }],
+        delay: Some(deskpulse::engine::cumulative::ClassicHistogram::new(
+            DELAY_BUCKETS,
+        )),
+        checkpoints: Some(deskpulse::checkpoint::CheckpointStats::default()),
+        ..ConsumerStats::default()
+    }
+}
+
 /// Labels of one series, sorted by name (so lookups ignore label order).
 pub type Labels = BTreeMap<String, String>;
 
