@@ -32,10 +32,9 @@ pub fn run(
     }
     let checkpoints = match stores.is_empty() {
         true => None,
-        false => Some(
-            Checkpoints::start(stores, config.state.checkpoint_interval)
-                .context("cannot start the checkpoint thread")?,
-        ),
+        false => {
+            Some(Checkpoints::start(stores, config).context("cannot start the checkpoint thread")?)
+        }
     };
     let consumer = LiveConsumer::connect(config, checkpoints)?;
     let listen = config.http.listen;

@@ -26,7 +26,7 @@ pub use writer::{CheckpointStats, Checkpoints, Job};
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::engine::{Engine, State};
+use crate::engine::Engine;
 
 /// The stores `[state]` names, checked at startup: a directory that
 /// cannot be written, or a state topic that cannot be used, stops the
@@ -117,16 +117,25 @@ pub struct Restored {
 }
 
 /// Loads the newest usable checkpoint of `partition` from every store (the
-/// higher offset wins) and restores its engine under `config`. Every
-/// checkpoint found but not used is logged with why and what to do.
+/// higher offset wins) and restores its engine under `config`, whose
+/// state fingerprint is `fingerprint`. Only the headers of the others are
+/// read: decoding a state costs far more. Every checkpoint found but not
+/// used is logged with why and what to do.
 pub fn restore(
     stores: &Stores,
+    fingerprint: u64,
     config: &Config,
     partition: &PartitionName,
 ) -> (Restore, Option<Restored>) {
-    let fingerprint = Engine::new(config).state_fingerprint();
     let mut result = Restore::None;
-    let mut best: Option<(Header, State)> = None;
+    let unusable = |store: &str, why: &Unusable| {
+        tracing::warn!(
+            store,
+            %partition,
+            "checkpoint not used, starting the partition empty from the committed offset: {why}"
+        );
+    };
+    let mut found: Vec<(&'static str, Header, Vec<u8>)> = Vec::new();
     for store in stores.iter() {
         let bytes = match store.load(partition) {
             Ok(Some(bytes)) => bytes,
@@ -141,35 +150,28 @@ pub fn restore(
                 continue;
             }
         };
-        match format::decode(&bytes, partition, fingerprint) {
-            Ok((header, state)) => {
-                if best
-                    .as_ref()
-                    .is_none_or(|(b, _)| header.next_offset > b.next_offset)
-                {
-                    best = Some((header, state));
-                }
-            }
+        match format::header(&bytes) {
+            Ok(header) => found.push((store.name(), header, bytes)),
             Err(why) => {
-                tracing::warn!(
-                    store = store.name(),
-                    %partition,
-                    "checkpoint not used, starting the partition empty from the committed offset: {why}"
-                );
+                unusable(store.name(), &why);
                 result = result.max(Restore::Unusable);
             }
         }
     }
-    match best {
-        Some((header, state)) => (
-            Restore::Restored,
-            Some(Restored {
-                engine: Engine::restore(config, state),
-                header,
-            }),
-        ),
-        None => (result, None),
+    found.sort_by_key(|(_, header, _)| std::cmp::Reverse(header.next_offset));
+    for (store, _, bytes) in found {
+        match format::decode(&bytes, partition, fingerprint) {
+            Ok((header, state)) => {
+                let engine = Engine::restore(config, state);
+                return (Restore::Restored, Some(Restored { engine, header }));
+            }
+            Err(why) => {
+                unusable(store, &why);
+                result = result.max(Restore::Unusable);
+            }
+        }
     }
+    (result, None)
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use super::format::{self, Header};
 use super::store::{PartitionName, Stores};
 use super::Restore;
+use crate::config::Config;
 use crate::engine::cumulative::ClassicHistogram;
-use crate::engine::State;
+use crate::engine::{Engine, State};
 
 /// Bucket upper bounds (seconds) of a checkpoint's encode and write.
 pub const WRITE_BUCKETS: &[f64] = &[
@@ -71,11 +72,14 @@ pub struct Checkpoints {
     /// For restores, which read on the polling thread.
     pub stores: Stores,
     pub interval: Duration,
+    /// [`crate::engine::Engine::state_fingerprint`] under the config:
+    /// what every checkpoint is saved under and checked against.
+    pub fingerprint: u64,
 }
 
 impl Checkpoints {
     /// Starts the writer thread; it ends when every handle is dropped.
-    pub fn start(stores: Stores, interval: Duration) -> std::io::Result<Checkpoints> {
+    pub fn start(stores: Stores, config: &Config) -> std::io::Result<Checkpoints> {
         let (sender, inbox) = mpsc::channel();
         let stats = Arc::new(Mutex::new(CheckpointStats::default()));
         let (shared, writes_to) = (stats.clone(), stores.clone());
@@ -86,7 +90,8 @@ impl Checkpoints {
             sender,
             stats,
             stores,
-            interval,
+            interval: config.state.checkpoint_interval,
+            fingerprint: Engine::new(config).state_fingerprint(),
         })
     }
 

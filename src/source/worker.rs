@@ -212,7 +212,6 @@ pub fn work(
         retired_delay: ClassicHistogram::new(DELAY_BUCKETS),
         reject_log: RejectLog::new(10),
         spent,
-        fingerprint: Engine::new(&config).state_fingerprint(),
         config,
         dead_letters,
         checkpoints,
@@ -250,8 +249,6 @@ struct Worker {
     config: Config,
     dead_letters: Option<Arc<dyn DeadLetterSink>>,
     checkpoints: Option<Checkpoints>,
-    /// Of the settings every shard's state is saved under.
-    fingerprint: u64,
 }
 
 impl Worker {
@@ -419,7 +416,7 @@ impl Worker {
             partition: partition.1,
             next_offset,
             taken_ms: wall_ms(),
-            fingerprint: self.fingerprint,
+            fingerprint: checkpoints.fingerprint,
             state_bytes: 0,
         };
         let pending = shard.checkpoint_pending.clone();

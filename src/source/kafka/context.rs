@@ -252,8 +252,12 @@ impl LiveContext {
                 topic,
                 partition: key.1,
             };
-            let (result, restored) =
-                checkpoint::restore(&checkpoints.stores, &self.config, &partition);
+            let (result, restored) = checkpoint::restore(
+                &checkpoints.stores,
+                checkpoints.fingerprint,
+                &self.config,
+                &partition,
+            );
             checkpoints.count_restore(result);
             let Some(restored) = restored else {
                 continue;
