@@ -27,6 +27,8 @@ const START_MS: i64 = 1_767_600_000_000;
 /// so every event id is still inside the one-hour dedup horizon: the worst
 /// case for the dedup store.
 const GAP_MS: i64 = 3;
+/// Replies timed before a checkpoint's copy and while it is held.
+const REPLIES: u64 = 100_000;
 const TARGET_BYTES_PER_TICKET: f64 = 300.0;
 const TARGET_RSS_BYTES: f64 = 0.5e9;
 
@@ -67,12 +69,14 @@ fn report() -> ExitCode {
         }
     };
     println!(
-        "{:<26} {:>14} {:>12} {:>10} {:>9} {:>10} {:>8} {:>10}  what",
+        "{:<26} {:>14} {:>12} {:>10} {:>9} {:>10} {:>9} {:>10} {:>8} {:>10}  what",
         "scenario",
         "bytes/ticket",
         "RSS MB",
         "engine MB",
         "pause ms",
+        "slowest ms",
+        "held ms",
         "encode ms",
         "ckpt MB",
         "restore ms"
@@ -177,7 +181,7 @@ fn run_scenario(name: &str) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let grown = after.saturating_sub(before);
-    let Some(checkpoint) = checkpoint_costs(&config, &engine) else {
+    let Some(checkpoint) = checkpoint_costs(&config, &mut engine) else {
         return ExitCode::FAILURE;
     };
     println!(
@@ -189,13 +193,18 @@ fn run_scenario(name: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `pause-ms encode-ms checkpoint-MB restore-ms` for the engine's state,
-/// through the code live mode runs.
-fn checkpoint_costs(config: &Config, engine: &Engine) -> Option<String> {
+/// `pause-ms slowest-ms held-ms encode-ms checkpoint-MB restore-ms` for
+/// the engine's state, through the code live mode runs. `held-ms` is the
+/// slowest of the events that follow the copy while a checkpoint thread
+/// still holds it (the copy-on-write parts they change are copied then),
+/// `slowest-ms` that of as many events just before the copy.
+fn checkpoint_costs(config: &Config, engine: &mut Engine) -> Option<String> {
     let ms = |since: Instant| since.elapsed().as_secs_f64() * 1000.0;
+    let slowest = slowest_reply_ms(engine, 0)?;
     let started = Instant::now();
-    let state = engine.state().clone();
+    let state = engine.checkpoint_copy();
     let pause = ms(started);
+    let held = slowest_reply_ms(engine, REPLIES)?;
     let header = Header {
         group: "bench".into(),
         topic: "events".into(),
@@ -224,9 +233,33 @@ fn checkpoint_costs(config: &Config, engine: &Engine) -> Option<String> {
     let restore = ms(started);
     drop(restored);
     Some(format!(
-        "{pause:>9.1} {encode:>10.0} {:>8.1} {restore:>10.0}",
+        "{pause:>9.2} {slowest:>10.2} {held:>9.2} {encode:>10.0} {:>8.1} {restore:>10.0}",
         bytes.len() as f64 / 1e6
     ))
+}
+
+/// The slowest of `REPLIES` agent replies to tickets spread over the
+/// whole state, the first numbered `from`, in milliseconds.
+fn slowest_reply_ms(engine: &mut Engine, from: u64) -> Option<f64> {
+    let mut line = String::with_capacity(128);
+    let mut slowest = 0f64;
+    for n in from..from + REPLIES {
+        line.clear();
+        let _ = write!(
+            line,
+            r#"{{"event_id":"r{n}","type":"ticket.agent_replied","ts":{},"ticket_id":"T{}","agent_id":"a1"}}"#,
+            START_MS + (TICKETS + n) as i64 * GAP_MS,
+            n * 7_919 % TICKETS,
+        );
+        let started = Instant::now();
+        if let Err(reason) = engine.apply(line.as_bytes(), WALL_MS) {
+            eprintln!("reply {n} rejected ({reason}): {line}");
+            return None;
+        }
+        let took = started.elapsed().as_secs_f64() * 1000.0;
+        slowest = slowest.max(took);
+    }
+    Some(slowest)
 }
 
 fn rss_bytes() -> Option<u64> {

@@ -3,7 +3,9 @@
 
 use crate::engine::sla::policy::Kind as SlaKind;
 use crate::engine::windows::{hdr_layout, Count, OutcomeTally, SparseHistogram, Tally};
-use crate::engine::IdMap;
+use crate::engine::IdHasher;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 /// Quantiles exported for every windowed duration summary.
 pub const QUANTILES: [f64; 4] = [0.5, 0.9, 0.95, 0.99];
@@ -78,9 +80,9 @@ impl CustomerCounts {
     pub fn of(tally: &Tally) -> CustomerCounts {
         // The ids are hashes already: counting them in a map is cheaper
         // than sorting them.
-        let mut tickets: IdMap<u64> = IdMap::default();
+        let mut tickets: HashMap<u64, u64, BuildHasherDefault<IdHasher>> = HashMap::default();
         tickets.reserve(tally.customers.len());
-        for &id in &tally.customers {
+        for &id in tally.customers.iter() {
             *tickets.entry(id).or_default() += 1;
         }
         CustomerCounts {
@@ -284,7 +286,7 @@ mod tests {
     #[test]
     fn repeat_customers_are_counted_once() {
         let mut t = Tally::default();
-        t.customers = vec![7, 3, 7, 9, 7, 3];
+        t.customers.extend([7, 3, 7, 9, 7, 3]);
         assert_eq!(
             CustomerCounts::of(&t),
             CustomerCounts {

@@ -11,18 +11,20 @@ use std::collections::VecDeque;
 use hashbrown::hash_table::{Entry, HashTable};
 use serde::{Deserialize, Serialize};
 
+use super::cow::{Chunked, Parts};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(from = "Sightings")]
 pub struct Dedup {
     /// `(ts, id hash)` in the order accepted, for expiry and the size bound.
-    order: VecDeque<(i64, u64)>,
+    order: Chunked<(i64, u64)>,
     /// Number of `order[0]`: a sighting's number is `first` plus its place
     /// in `order`, wrapping, which is unique as `order` holds fewer than
     /// 2^32.
     first: u32,
     /// Number of the latest sighting of each id, found by the id (already
     /// a hash).
-    latest: HashTable<u32>,
+    latest: Parts<HashTable<u32>>,
     horizon_ms: i64,
     max_entries: usize,
 }
@@ -31,7 +33,7 @@ pub struct Dedup {
 /// and the limits come from the config ([`Dedup::limit_as`]).
 #[derive(Serialize)]
 struct SightingsRef<'a> {
-    order: &'a VecDeque<(i64, u64)>,
+    order: &'a Chunked<(i64, u64)>,
 }
 
 #[derive(Deserialize)]
@@ -58,9 +60,9 @@ impl From<Sightings> for Dedup {
 impl Dedup {
     pub fn new(horizon_ms: i64, max_entries: usize) -> Dedup {
         Dedup {
-            order: VecDeque::new(),
+            order: Chunked::default(),
             first: 0,
-            latest: HashTable::new(),
+            latest: Parts::default(),
             horizon_ms,
             // Sighting numbers are u32.
             max_entries: max_entries.min(u32::MAX as usize),
@@ -81,6 +83,7 @@ impl Dedup {
     /// Was an event with this id accepted within the horizon of `clock_ms`?
     pub fn is_duplicate(&self, id: u64, clock_ms: i64) -> bool {
         self.latest
+            .of(id)
             .find(id, |&n| self.sighting(n).is_some_and(|s| s.1 == id))
             .and_then(|&n| self.sighting(n))
             .is_some_and(|&(ts, _)| clock_ms.saturating_sub(ts) <= self.horizon_ms)
@@ -95,7 +98,11 @@ impl Dedup {
             }
             // The id may have been seen again later; forget only this sighting.
             let first = self.first;
-            if let Ok(latest) = self.latest.find_entry(oldest, |&n| n == first) {
+            if let Ok(latest) = self
+                .latest
+                .of_mut(oldest)
+                .find_entry(oldest, |&n| n == first)
+            {
                 latest.remove();
             }
             self.order.pop_front();
@@ -111,6 +118,7 @@ impl Dedup {
         let id_of = |n: &u32| order.get(n.wrapping_sub(first) as usize).map(|s| s.1);
         match self
             .latest
+            .of_mut(id)
             .entry(id, |n| id_of(n) == Some(id), |n| id_of(n).unwrap_or(0))
         {
             Entry::Occupied(mut e) => *e.get_mut() = number,
@@ -120,12 +128,22 @@ impl Dedup {
         }
     }
 
+    /// A copy for a checkpoint, sharing the sightings and the index
+    /// copy-on-write (see `cow`).
+    pub fn share(&mut self) -> Dedup {
+        Dedup {
+            order: self.order.share(),
+            latest: self.latest.share(),
+            ..*self
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.latest.len()
+        self.latest.iter().map(HashTable::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.latest.is_empty()
+        self.latest.iter().all(HashTable::is_empty)
     }
 }
 

@@ -4,6 +4,7 @@
 //! lock, and its whole state is serialisable for checkpoints.
 
 mod agents;
+pub mod cow;
 pub mod cumulative;
 mod custom;
 mod customers;
@@ -17,8 +18,8 @@ pub mod snapshot;
 mod tickets;
 pub mod windows;
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashMap;
+use std::hash::Hasher;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,8 +55,7 @@ impl Hasher for IdHasher {
     }
 }
 
-pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
-pub type IdSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
+pub use cow::{IdMap, IdSet};
 
 /// "Not yet" for the optional instants of ticket and interaction state.
 const NEVER: i64 = i64::MIN;
@@ -113,6 +113,22 @@ struct Scopes {
     centre: WindowSet,
     queues: Vec<Option<WindowSet>>,
     agents: Vec<Option<WindowSet>>,
+}
+
+impl Scopes {
+    /// A copy for a checkpoint (see `cow`).
+    fn share(&mut self) -> Scopes {
+        let share = |sets: &mut Vec<Option<WindowSet>>| {
+            sets.iter_mut()
+                .map(|set| set.as_mut().map(WindowSet::share))
+                .collect()
+        };
+        Scopes {
+            centre: self.centre.share(),
+            queues: share(&mut self.queues),
+            agents: share(&mut self.agents),
+        }
+    }
 }
 
 /// An engine: settings built from the config, the state its events built
@@ -303,20 +319,21 @@ impl Engine {
             .clock_ms
             .saturating_sub(self.settings.resolved_retention_ms);
         let sla = &mut self.state.sla;
-        self.state.tickets.retain(|&id, t| {
-            let keep = !t.is_resolved() || t.resolved_ms >= resolved_before;
-            if let (false, Some(slot)) = (keep, t.sla) {
-                sla.release(id, slot, &t.sla_terms());
-            }
-            keep
-        });
+        self.state.tickets.remove_where(
+            |t| t.is_resolved() && t.resolved_ms < resolved_before,
+            |id, t| {
+                if let Some(slot) = t.sla {
+                    sla.release(id, slot, &t.sla_terms());
+                }
+            },
+        );
         let idle_before = self
             .state
             .clock_ms
             .saturating_sub(self.settings.interaction_timeout_ms);
         self.state
             .interactions
-            .retain(|_, i| i.last_ms >= idle_before);
+            .remove_where(|i| i.last_ms < idle_before, |_, _| {});
     }
 
     /// Applies an accepted event to the state of its domain.

@@ -119,7 +119,7 @@ impl Engine {
                 self.record(at, Some(t.queue), None, |tally| {
                     tally.add(Count::Created, 1);
                     if let Some(c) = customer {
-                        tally.customers.push(c);
+                        tally.customers.push_back(c);
                     }
                 });
                 self.state.tickets.insert(ticket, t);

@@ -4,10 +4,13 @@
 
 use std::sync::OnceLock;
 
-use chrono::{NaiveTime, TimeZone};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+mod today;
+pub use today::Today;
+
+use super::cow::Chunked;
 use super::sla::policy::Kind as SlaKind;
 use crate::config::SLOTS_PER_WINDOW;
 
@@ -199,8 +202,10 @@ impl OutcomeTally {
 pub struct Tally {
     counts: [u64; COUNT_KINDS],
     timers: [SparseHistogram; 5],
-    /// Customer id hashes, one per ticket created that names a customer.
-    pub customers: Vec<u64>,
+    /// Customer id hashes, one per ticket created that names a customer:
+    /// the one part of a tally that grows with the tickets, so copied on
+    /// write (see `cow`).
+    pub customers: Chunked<u64>,
     /// By category label id.
     pub outcomes: Vec<(u16, OutcomeTally)>,
     /// (numerator, denominator) per custom ratio, in config order.
@@ -257,13 +262,11 @@ impl Tally {
 
     /// Adds other tallies into this one (window aggregation).
     pub fn merge_all(&mut self, others: &[&Tally]) {
-        self.customers
-            .reserve(others.iter().map(|t| t.customers.len()).sum());
         for other in others {
             for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
                 *mine += theirs;
             }
-            self.customers.extend_from_slice(&other.customers);
+            self.customers.extend(other.customers.iter().copied());
             for &(category, tally) in &other.outcomes {
                 self.outcome_of(category).add(tally);
             }
@@ -275,6 +278,17 @@ impl Tally {
         }
         for (timer, mine) in self.timers.iter_mut().enumerate() {
             mine.merge_all(others.iter().map(|t| &t.timers[timer]));
+        }
+    }
+
+    /// A copy for a checkpoint, sharing the customer ids.
+    pub(super) fn share(&mut self) -> Tally {
+        Tally {
+            counts: self.counts,
+            timers: self.timers.clone(),
+            customers: self.customers.share(),
+            outcomes: self.outcomes.clone(),
+            custom: self.custom.clone(),
         }
     }
 
@@ -311,6 +325,17 @@ impl Ring {
 
     pub fn slot_ms(&self) -> i64 {
         self.slot_ms
+    }
+
+    fn share(&mut self) -> Ring {
+        Ring {
+            slot_ms: self.slot_ms,
+            slots: self
+                .slots
+                .iter_mut()
+                .map(|(i, t)| (*i, t.share()))
+                .collect(),
+        }
     }
 
     /// First millisecond the window covers at clock `now_ms`.
@@ -360,91 +385,6 @@ impl Ring {
     }
 }
 
-/// The window from local midnight (in the configured zone) to now.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Today {
-    #[serde(with = "tz_name")]
-    zone: chrono_tz::Tz,
-    day_start_ms: i64,
-    day_end_ms: i64,
-    tally: Tally,
-}
-
-mod tz_name {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(tz: &chrono_tz::Tz, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(tz.name())
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<chrono_tz::Tz, D::Error> {
-        let name = String::deserialize(d)?;
-        name.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl Today {
-    pub fn new(zone: chrono_tz::Tz) -> Today {
-        Today {
-            zone,
-            day_start_ms: i64::MIN,
-            day_end_ms: i64::MIN,
-            tally: Tally::default(),
-        }
-    }
-
-    /// Local midnight of the day holding `ts_ms`, and of the next day.
-    pub fn day_bounds(&self, ts_ms: i64) -> (i64, i64) {
-        let Some(utc) = chrono::DateTime::from_timestamp_millis(ts_ms) else {
-            return (ts_ms, ts_ms);
-        };
-        let date = utc.with_timezone(&self.zone).date_naive();
-        let midnight = |d: chrono::NaiveDate| {
-            // Where a zone skips midnight (DST at 00:00), the day starts at
-            // its first existing instant.
-            let local = d.and_time(NaiveTime::MIN);
-            self.zone
-                .from_local_datetime(&local)
-                .earliest()
-                .or_else(|| {
-                    self.zone
-                        .from_local_datetime(&(local + chrono::Duration::hours(1)))
-                        .earliest()
-                })
-                .map_or(ts_ms, |t| t.timestamp_millis())
-        };
-        let next = date.succ_opt().unwrap_or(date);
-        (midnight(date), midnight(next))
-    }
-
-    pub fn start_ms(&self, now_ms: i64) -> i64 {
-        self.day_bounds(now_ms).0
-    }
-
-    pub fn tally_at(&mut self, ts_ms: i64) -> Option<&mut Tally> {
-        if ts_ms >= self.day_end_ms {
-            (self.day_start_ms, self.day_end_ms) = self.day_bounds(ts_ms);
-            self.tally.clear();
-        }
-        (ts_ms >= self.day_start_ms).then_some(&mut self.tally)
-    }
-
-    pub fn aggregate(&self, now_ms: i64, into: &mut Tally) {
-        if (self.day_start_ms..self.day_end_ms).contains(&now_ms) {
-            into.merge(&self.tally);
-        }
-    }
-
-    pub fn spread(&mut self, start_ms: i64, end_ms: i64, add: impl FnOnce(&mut Tally, u64)) {
-        if end_ms <= start_ms {
-            return;
-        }
-        if self.tally_at(end_ms - 1).is_some() {
-            let from = start_ms.max(self.day_start_ms);
-            add(&mut self.tally, (end_ms - from) as u64);
-        }
-    }
-}
-
 /// All windows of one scope: the configured rings, then `today` if kept.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WindowSet {
@@ -457,6 +397,14 @@ impl WindowSet {
         WindowSet {
             rings: lengths_ms.iter().map(|&l| Ring::new(l)).collect(),
             today: today.map(Today::new),
+        }
+    }
+
+    /// A copy for a checkpoint, sharing what grows with the tickets.
+    pub fn share(&mut self) -> WindowSet {
+        WindowSet {
+            rings: self.rings.iter_mut().map(Ring::share).collect(),
+            today: self.today.as_mut().map(Today::share),
         }
     }
 

@@ -408,7 +408,7 @@ impl Worker {
             return;
         }
         let started = Instant::now();
-        let state = Box::new(shard.engine.state().clone());
+        let state = Box::new(shard.engine.checkpoint_copy());
         let paused = started.elapsed();
         let header = Header {
             group: self.config.kafka.group_id.clone(),

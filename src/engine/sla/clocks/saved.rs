@@ -44,6 +44,15 @@ impl<'de> Deserialize<'de> for Sla {
 }
 
 impl Sla {
+    /// What [`Serialize`] writes, with no policy, timer or gauges.
+    pub fn saved_copy(&mut self) -> Sla {
+        Sla {
+            slots: self.slots.share(),
+            long_ids: self.long_ids.share(),
+            ..Sla::default()
+        }
+    }
+
     /// `fresh`'s rules and calendars with `saved`'s clocks, the timer and
     /// gauges rebuilt from every ticket's clocks (`tickets`: id, slot and
     /// terms).

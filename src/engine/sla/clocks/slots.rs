@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::cow::Chunked;
+
 use super::TicketClocks;
 
 /// The index of a ticket's clocks in [`Slots`].
@@ -16,20 +18,21 @@ pub struct Slot(u32);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Slots {
-    clocks: Vec<TicketClocks>,
-    free: Vec<u32>,
+    /// In copy-on-write chunks, as a checkpoint copies them.
+    clocks: Chunked<TicketClocks>,
+    free: Chunked<u32>,
 }
 
 impl Slots {
     /// A slot for `c`; none once 2^32 tickets hold clocks at once (some
     /// 400 GB of state), and a ticket beyond that runs no clocks.
     pub(super) fn hold(&mut self, c: TicketClocks) -> Option<Slot> {
-        if let Some(i) = self.free.pop() {
+        if let Some(i) = self.free.pop_back() {
             self.clocks[i as usize] = c;
             return Some(Slot(i));
         }
         let i = u32::try_from(self.clocks.len()).ok()?;
-        self.clocks.push(c);
+        self.clocks.push_back(c);
         Some(Slot(i))
     }
 
@@ -43,8 +46,16 @@ impl Slots {
         self.clocks[slot.0 as usize] = c;
     }
 
+    /// A copy for a checkpoint, sharing the chunks (see `cow`).
+    pub(super) fn share(&mut self) -> Slots {
+        Slots {
+            clocks: self.clocks.share(),
+            free: self.free.share(),
+        }
+    }
+
     pub(super) fn release(&mut self, slot: Slot) {
-        self.free.push(slot.0);
+        self.free.push_back(slot.0);
     }
 }
 
