@@ -148,11 +148,9 @@ impl<V: Clone> IdMap<V> {
         self.parts.of(*id).get(id)
     }
 
+    /// A miss may copy the part too, once per checkpoint: cheaper than a
+    /// second lookup on every hit.
     pub fn get_mut(&mut self, id: &u64) -> Option<&mut V> {
-        // Look before taking the part for writing: a miss copies nothing.
-        if !self.contains_key(id) {
-            return None;
-        }
         self.parts.of_mut(*id).get_mut(id)
     }
 
@@ -169,9 +167,6 @@ impl<V: Clone> IdMap<V> {
     }
 
     pub fn remove(&mut self, id: &u64) -> Option<V> {
-        if !self.contains_key(id) {
-            return None;
-        }
         self.parts.of_mut(*id).remove(id)
     }
 
@@ -244,11 +239,11 @@ impl IdSet {
 
     /// Whether `id` is new.
     pub fn insert(&mut self, id: u64) -> bool {
-        !self.parts.of(id).contains(&id) && self.parts.of_mut(id).insert(id)
+        self.parts.of_mut(id).insert(id)
     }
 
     pub fn remove(&mut self, id: &u64) -> bool {
-        self.parts.of(*id).contains(id) && self.parts.of_mut(*id).remove(id)
+        self.parts.of_mut(*id).remove(id)
     }
 
     pub fn len(&self) -> usize {
