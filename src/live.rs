@@ -46,6 +46,8 @@ pub fn run(
             )
         })?;
     let address = listener.local_addr()?;
+    let security = serve::Security::from_config(&config.http)?;
+    tracing::info!("HTTP: {}", security.describe());
 
     let (requests, inbox) = std::sync::mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -72,12 +74,18 @@ pub fn run(
             stop.store(true, Ordering::Relaxed);
         }
     };
-    let served = runtime.block_on(serve::serve(
-        listener,
-        requests,
-        config.metrics.prefix.clone(),
-        shutdown,
-    ));
+    let server = {
+        // The server listens for SIGHUP as it is made, inside the runtime.
+        let _runtime = runtime.enter();
+        serve::serve(
+            listener,
+            requests,
+            config.metrics.prefix.clone(),
+            security,
+            shutdown,
+        )?
+    };
+    let served = runtime.block_on(server);
     stop.store(true, Ordering::Relaxed);
     consumer_thread
         .join()
