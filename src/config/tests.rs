@@ -35,7 +35,10 @@ fn shipped_config_parses_and_equals_defaults() {
                     || rest.starts_with("name =")
                     || rest.starts_with("help =")
                     || rest.starts_with("numerator =")
-                    || rest.starts_with("denominator =") =>
+                    || rest.starts_with("denominator =")
+                    || rest.starts_with("tls_")
+                    || rest.starts_with("bearer_token_file =")
+                    || rest.starts_with("basic_") =>
             {
                 rest
             }
@@ -50,6 +53,8 @@ fn shipped_config_parses_and_equals_defaults() {
     assert!(examples.kafka.dead_letter_topic.is_some());
     assert_eq!(examples.kafka.properties["security.protocol"], "SASL_SSL");
     assert_eq!(examples.kafka.properties["fetch.wait.max.ms"], "10");
+    assert!(examples.http.tls_cert_file.is_some() && examples.http.tls_key_file.is_some());
+    assert!(examples.http.bearer_token_file.is_some() && examples.http.basic_user.is_some());
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
