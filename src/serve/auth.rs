@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use anyhow::{anyhow, Context as _};
+use anyhow::anyhow;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -35,8 +35,9 @@ fn digest(bytes: &[u8]) -> Digest256 {
 /// The trimmed content of the file a setting names; `key` names the
 /// setting in errors, which never quote the content.
 fn read_secret(key: &str, path: &str) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {key} {path}; check the path and its permissions"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow!("cannot read {key} {path}: {e}; check the path and its permissions")
+    })?;
     let secret = text.trim();
     if secret.is_empty() {
         return Err(anyhow!("{key} {path} is empty; write the credential in it"));

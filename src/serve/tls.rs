@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, Context as _};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -60,12 +60,11 @@ impl Certificate {
 
     /// The acceptor of connections, serving whichever pair is current.
     pub fn acceptor(self: &Arc<Self>) -> anyhow::Result<TlsAcceptor> {
-        let config = rustls::ServerConfig::builder_with_provider(self.provider.clone())
+        let mut config = rustls::ServerConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
             .context("cannot set up TLS")?
             .with_no_client_auth()
             .with_cert_resolver(self.clone());
-        let mut config = config;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(TlsAcceptor::from(Arc::new(config)))
     }
@@ -151,11 +150,15 @@ fn load(
         ));
     }
     // Never quotes the key: its errors name the file and what is wrong.
-    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
-        anyhow!(
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| match e {
+        pem::Error::NoItemsFound => anyhow!(
+            "http.tls_key_file {} holds no private key; give the PEM private key of the certificate",
+            key_file.display()
+        ),
+        e => anyhow!(
             "cannot read http.tls_key_file {}: {e}; give a PEM private key",
             key_file.display()
-        )
+        ),
     })?;
     CertifiedKey::from_der(chain, key, provider).map_err(|e| {
         anyhow!(
@@ -188,5 +191,72 @@ impl Hangups {
             return;
         }
         std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate and its key, as PEM.
+    fn pair() -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        let cert = params.self_signed(&key).expect("a certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn served(certificate: &Certificate) -> Vec<u8> {
+        let current = certificate.current.read().expect("not poisoned");
+        current.cert[0].to_vec()
+    }
+
+    #[test]
+    fn a_bad_new_pair_keeps_the_served_one_and_is_counted() {
+        let dir = std::env::temp_dir().join(format!("deskpulse-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory");
+        let (cert_file, key_file) = (dir.join("tls.crt"), dir.join("tls.key"));
+        let (cert, key) = pair();
+        std::fs::write(&cert_file, &cert).expect("written");
+        std::fs::write(&key_file, &key).expect("written");
+        let http = HttpConfig {
+            tls_cert_file: Some(cert_file.display().to_string()),
+            tls_key_file: Some(key_file.display().to_string()),
+            ..HttpConfig::default()
+        };
+        let certificate = Certificate::from_config(&http)
+            .expect("the pair is read")
+            .expect("TLS is asked for");
+        let first = served(&certificate);
+
+        let (other_cert, other_key) = pair();
+        for (file, text, says) in [
+            (&key_file, &other_key, "do not make a pair"),
+            (&key_file, &cert, "holds no private key"),
+            (&cert_file, &key, "holds no certificate"),
+        ] {
+            std::fs::write(file, text).expect("written");
+            let error = load(&cert_file, &key_file, &certificate.provider)
+                .err()
+                .expect("refused");
+            assert!(format!("{error:#}").contains(says), "{error:#}");
+            certificate.reload("test");
+        }
+        assert_eq!(certificate.reload_errors.load(Ordering::Relaxed), 3);
+        assert_eq!(served(&certificate), first, "the first pair is kept");
+
+        std::fs::write(&cert_file, &other_cert).expect("written");
+        std::fs::write(&key_file, &other_key).expect("written");
+        certificate.reload("test");
+        assert_ne!(served(&certificate), first, "a good pair is taken");
+        assert_eq!(certificate.reload_errors.load(Ordering::Relaxed), 3);
+        std::fs::remove_dir_all(&dir).expect("removed");
+    }
+
+    #[test]
+    fn plain_http_without_the_files() {
+        assert!(Certificate::from_config(&HttpConfig::default())
+            .expect("nothing to read")
+            .is_none());
     }
 }
