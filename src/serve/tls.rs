@@ -236,9 +236,7 @@ mod tests {
             (&cert_file, &key, "holds no certificate"),
         ] {
             std::fs::write(file, text).expect("written");
-            let error = load(&cert_file, &key_file, &certificate.provider)
-                .err()
-                .expect("refused");
+            let error = load(&cert_file, &key_file, &certificate.provider).expect_err("refused");
             assert!(format!("{error:#}").contains(says), "{error:#}");
             certificate.reload("test");
         }
