@@ -28,7 +28,6 @@ pub fn run(
         .context("cannot start the async runtime")?;
     // First, so that a wrong certificate or secret file stops at once.
     let security = serve::Security::from_config(&config.http)?;
-    tracing::info!("HTTP: {}", security.describe());
     let stores = checkpoint::open_stores(config)?;
     if state_reset {
         checkpoint::reset(&stores, &config.kafka.group_id)?;
@@ -49,6 +48,7 @@ pub fn run(
             )
         })?;
     let address = listener.local_addr()?;
+    tracing::info!("HTTP: {}", security.describe());
 
     let (requests, inbox) = std::sync::mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
