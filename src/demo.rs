@@ -54,9 +54,13 @@ pub fn run(mut config: Config, options: &DemoOptions) -> anyhow::Result<()> {
             move || produce(&kafka, &topic, &options, &stop)
         })
         .context("cannot start the generator thread")?;
+    let scheme = match config.http.tls_cert_file {
+        Some(_) => "https",
+        None => "http",
+    };
     let served = live::run(&config, false, |address| {
         println!(
-            "deskpulse demo: wallboard at http://{}/ (also /metrics, /api/v1/kpis, /readyz); {} events/s into {} partitions; Ctrl-C stops",
+            "deskpulse demo: wallboard at {scheme}://{}/ (also /metrics, /api/v1/kpis, /readyz); {} events/s into {} partitions; Ctrl-C stops",
             reachable(address),
             options.rate,
             options.partitions

@@ -26,6 +26,8 @@ pub fn run(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // First, so that a wrong certificate or secret file stops at once.
+    let security = serve::Security::from_config(&config.http)?;
     let stores = checkpoint::open_stores(config)?;
     if state_reset {
         checkpoint::reset(&stores, &config.kafka.group_id)?;
@@ -46,6 +48,7 @@ pub fn run(
             )
         })?;
     let address = listener.local_addr()?;
+    tracing::info!("HTTP: {}", security.describe());
 
     let (requests, inbox) = std::sync::mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -72,12 +75,18 @@ pub fn run(
             stop.store(true, Ordering::Relaxed);
         }
     };
-    let served = runtime.block_on(serve::serve(
-        listener,
-        requests,
-        config.metrics.prefix.clone(),
-        shutdown,
-    ));
+    let server = {
+        // The server listens for SIGHUP as it is made, inside the runtime.
+        let _runtime = runtime.enter();
+        serve::serve(
+            listener,
+            requests,
+            config.metrics.prefix.clone(),
+            security,
+            shutdown,
+        )?
+    };
+    let served = runtime.block_on(server);
     stop.store(true, Ordering::Relaxed);
     consumer_thread
         .join()

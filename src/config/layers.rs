@@ -96,8 +96,11 @@ impl Config {
                 },
             }
         };
-        let mut config: Config = toml::from_str(text).map_err(parse_error)?;
+        // The table first: a literal secret is refused before any message
+        // about its type could quote it.
         let file: toml::Table = toml::from_str(text).map_err(parse_error)?;
+        super::validate::refuse_literal_secrets(&file, path, &settings)?;
+        let mut config: Config = toml::from_str(text).map_err(parse_error)?;
         // Later settings of the same path replace earlier ones here as
         // they do in the table.
         let mut origins = BTreeMap::new();

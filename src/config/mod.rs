@@ -24,7 +24,7 @@ pub use overrides::Origin;
 pub use provenance::{EffectiveSetting, Provenance, Source};
 pub use sections::{
     CustomRatio, EngineConfig, EventFilter, HttpConfig, KafkaConfig, LabelLimits, MetricsConfig,
-    Span, StateConfig,
+    Secret, Span, StateConfig,
 };
 pub use sla::{CalendarConfig, PolicyConfig, SlaConfig, TargetsConfig};
 

@@ -52,6 +52,18 @@ pub(super) fn schema() -> toml::Table {
     // Every `Option` field needs a value here, or it is not settable.
     config.kafka.dead_letter_topic = Some(String::new());
     config.state.topic = Some(String::new());
+    let http = &mut config.http;
+    for path in [
+        &mut http.tls_cert_file,
+        &mut http.tls_key_file,
+        &mut http.bearer_token_file,
+        &mut http.basic_user,
+        &mut http.basic_password_file,
+    ] {
+        *path = Some(String::new());
+    }
+    http.bearer_token = Some(super::Secret::new(""));
+    http.basic_password = Some(super::Secret::new(""));
     toml::Table::try_from(config).expect("the defaults serialise to TOML")
 }
 

@@ -59,9 +59,13 @@ const MASK: &str = "\"********\"";
 /// OAUTHBEARER settings (which hold credentials) and private SSL keys.
 const SECRET_MARKS: [&str; 5] = ["password", "secret", "token", "sasl.oauthbearer", "ssl.key"];
 
+/// A deskpulse setting ending so names the file a secret is in, which is
+/// no secret itself.
+const SECRET_FILE_SUFFIX: &str = "_file";
+
 fn is_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    SECRET_MARKS.iter().any(|mark| key.contains(mark))
+    SECRET_MARKS.iter().any(|mark| key.contains(mark)) && !key.ends_with(SECRET_FILE_SUFFIX)
 }
 
 impl Provenance {
@@ -143,10 +147,17 @@ mod tests {
             "kafka.properties.sasl.oauthbearer.client.secret",
             "kafka.properties.sasl.oauthbearer.config",
             "x.api_token",
+            "http.bearer_token",
+            "http.basic_password",
         ] {
             assert!(is_secret(key), "{key}");
         }
-        for key in ["kafka.brokers", "kafka.properties.sasl.username"] {
+        for key in [
+            "kafka.brokers",
+            "kafka.properties.sasl.username",
+            "http.bearer_token_file",
+            "http.basic_password_file",
+        ] {
             assert!(!is_secret(key), "{key}");
         }
     }

@@ -99,6 +99,49 @@ pub struct KafkaConfig {
 pub struct HttpConfig {
     /// Address of /metrics, /healthz, /readyz, /api/v1/kpis and the wallboard.
     pub listen: SocketAddr,
+    /// PEM certificate chain and private key: HTTPS with both, plain HTTP
+    /// with neither. Read again on SIGHUP and when either file changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key_file: Option<String>,
+    /// A file whose trimmed content is the bearer token every endpoint
+    /// but /healthz and /readyz asks for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    /// The token itself, from `DESKPULSE_HTTP_BEARER_TOKEN` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<Secret>,
+    /// The user name of basic auth, with a password from
+    /// `basic_password_file` or `DESKPULSE_HTTP_BASIC_PASSWORD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basic_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basic_password_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basic_password: Option<Secret>,
+}
+
+/// A credential: its `Debug` form never shows it, so that it cannot reach
+/// a log line or an error by way of the config.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
 }
 
 /// Checkpoints of live mode (`deskpulse run`): where each partition's
@@ -207,6 +250,13 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 9750)),
+            tls_cert_file: None,
+            tls_key_file: None,
+            bearer_token_file: None,
+            bearer_token: None,
+            basic_user: None,
+            basic_password_file: None,
+            basic_password: None,
         }
     }
 }

@@ -35,7 +35,10 @@ fn shipped_config_parses_and_equals_defaults() {
                     || rest.starts_with("name =")
                     || rest.starts_with("help =")
                     || rest.starts_with("numerator =")
-                    || rest.starts_with("denominator =") =>
+                    || rest.starts_with("denominator =")
+                    || rest.starts_with("tls_")
+                    || rest.starts_with("bearer_token_file =")
+                    || rest.starts_with("basic_") =>
             {
                 rest
             }
@@ -50,6 +53,8 @@ fn shipped_config_parses_and_equals_defaults() {
     assert!(examples.kafka.dead_letter_topic.is_some());
     assert_eq!(examples.kafka.properties["security.protocol"], "SASL_SSL");
     assert_eq!(examples.kafka.properties["fetch.wait.max.ms"], "10");
+    assert!(examples.http.tls_cert_file.is_some() && examples.http.tls_key_file.is_some());
+    assert!(examples.http.bearer_token_file.is_some() && examples.http.basic_user.is_some());
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -268,4 +273,98 @@ fn kafka_validation() {
 fn bad_timezone_is_reported() {
     let err = Config::parse("[metrics]\ntimezone = \"Mars/Olympus\"\n").unwrap_err();
     assert!(err.to_string().contains("Mars/Olympus"));
+}
+
+#[test]
+fn http_secrets_come_from_the_environment_and_never_show_in_debug() {
+    let c = resolve(
+        &[
+            ("DESKPULSE_HTTP_BEARER_TOKEN", "tok-1234"),
+            ("DESKPULSE_HTTP_BASIC_USER", "prometheus"),
+            ("DESKPULSE_HTTP_BASIC_PASSWORD", "pw-5678"),
+        ],
+        &[],
+    )
+    .expect("secrets from the environment are taken");
+    assert_eq!(
+        c.http.bearer_token.as_ref().map(Secret::expose),
+        Some("tok-1234")
+    );
+    assert_eq!(
+        c.http.basic_password.as_ref().map(Secret::expose),
+        Some("pw-5678")
+    );
+    let debug = format!("{c:?}");
+    for secret in ["tok-1234", "pw-5678"] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+    assert!(debug.contains("<secret>"), "{debug}");
+}
+
+#[test]
+fn a_literal_http_secret_is_refused_without_quoting_it() {
+    for key in ["bearer_token", "basic_password"] {
+        for value in ["\"hunter2\"", "12345"] {
+            let err = Config::parse(&format!("[http]\n{key} = {value}\n"))
+                .expect_err("a secret in the file is refused")
+                .to_string();
+            assert!(err.contains(&format!("http.{key}")), "{err}");
+            assert!(err.contains(&format!("http.{key}_file")), "{err}");
+            assert!(!err.contains(value.trim_matches('"')), "{err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+        let err = resolve(&[], &[(&format!("http.{key}"), "hunter2")])
+            .expect_err("a secret on the command line is refused")
+            .to_string();
+        assert!(
+            err.contains("DESKPULSE_HTTP_") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn http_settings_that_need_each_other() {
+    for (env_pairs, named) in [
+        (
+            &[("DESKPULSE_HTTP_TLS_CERT_FILE", "/c.pem")][..],
+            "http.tls_key_file",
+        ),
+        (
+            &[("DESKPULSE_HTTP_TLS_KEY_FILE", "/k.pem")][..],
+            "http.tls_cert_file",
+        ),
+        (&[("DESKPULSE_HTTP_BASIC_USER", "p")][..], "password"),
+        (
+            &[("DESKPULSE_HTTP_BASIC_PASSWORD", "x")][..],
+            "http.basic_user",
+        ),
+        (
+            &[
+                ("DESKPULSE_HTTP_BEARER_TOKEN", "x"),
+                ("DESKPULSE_HTTP_BEARER_TOKEN_FILE", "/t"),
+            ][..],
+            "keep one",
+        ),
+        (
+            &[
+                ("DESKPULSE_HTTP_BASIC_USER", "a:b"),
+                ("DESKPULSE_HTTP_BASIC_PASSWORD", "x"),
+            ][..],
+            "colon",
+        ),
+        (&[("DESKPULSE_HTTP_BEARER_TOKEN", " ")][..], "is empty"),
+    ] {
+        let err = resolve(env_pairs, &[]).expect_err("refused").to_string();
+        assert!(err.contains(named), "{env_pairs:?}: {err}");
+    }
+    let both = resolve(
+        &[
+            ("DESKPULSE_HTTP_TLS_CERT_FILE", "/c.pem"),
+            ("DESKPULSE_HTTP_TLS_KEY_FILE", "/k.pem"),
+        ],
+        &[],
+    )
+    .expect("a pair is taken");
+    assert_eq!(both.http.tls_key_file.as_deref(), Some("/k.pem"));
 }

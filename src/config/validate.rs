@@ -1,7 +1,8 @@
 //! The checks of a configuration once its sources are laid over each
 //! other: each failure is one line naming the setting and what to do.
 
-use super::{Config, ConfigError, Span, SLOTS_PER_WINDOW};
+use super::overrides::{Origin, Setting};
+use super::{Config, ConfigError, HttpConfig, Span, SLOTS_PER_WINDOW};
 
 /// librdkafka property keys that deskpulse sets itself, with what to do instead.
 const OWNED_PROPERTIES: [(&str, &str); 4] = [
@@ -80,7 +81,8 @@ impl Config {
                 }
             }
         }
-        self.validate_kafka()
+        self.validate_kafka()?;
+        self.http.validate()
     }
 
     fn validate_kafka(&self) -> Result<(), ConfigError> {
@@ -153,6 +155,112 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// The HTTP credentials, each with the environment variable and the file
+/// setting that give it; a value written in the config file or on the
+/// command line would sit in plain sight, so only those two may.
+const SECRETS: [(&str, &str, &str); 2] = [
+    (
+        "bearer_token",
+        "DESKPULSE_HTTP_BEARER_TOKEN",
+        "http.bearer_token_file",
+    ),
+    (
+        "basic_password",
+        "DESKPULSE_HTTP_BASIC_PASSWORD",
+        "http.basic_password_file",
+    ),
+];
+
+/// Refuses a credential written in the file (named `path`) or given with
+/// `--set`.
+pub(super) fn refuse_literal_secrets(
+    file: &toml::Table,
+    path: &str,
+    settings: &[Setting],
+) -> Result<(), ConfigError> {
+    for (key, variable, file_key) in SECRETS {
+        let instead = format!("set {variable} or {file_key} instead");
+        if file.get("http").and_then(|http| http.get(key)).is_some() {
+            return Err(ConfigError::Parse {
+                path: path.into(),
+                message: format!(
+                    "http.{key} is a secret and cannot be written in the config file; remove it and {instead}"
+                ),
+            });
+        }
+        let on_command_line = settings.iter().find_map(|s| match &s.origin {
+            Origin::Cli(cli) if s.path == ["http", key] => Some(cli),
+            _ => None,
+        });
+        if let Some(cli) = on_command_line {
+            return Err(ConfigError::Override(format!(
+                "--set {cli}: a secret on the command line is visible to every user of the machine; {instead}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl HttpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        for (key, value) in [
+            ("tls_cert_file", &self.tls_cert_file),
+            ("tls_key_file", &self.tls_key_file),
+            ("bearer_token_file", &self.bearer_token_file),
+            ("basic_user", &self.basic_user),
+            ("basic_password_file", &self.basic_password_file),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return invalid(format!("http.{key} is empty; give a value or leave it out"));
+            }
+        }
+        for ((key, variable, _), value) in SECRETS
+            .iter()
+            .zip([&self.bearer_token, &self.basic_password])
+        {
+            if value.as_ref().is_some_and(|v| v.expose().trim().is_empty()) {
+                return invalid(format!(
+                    "{variable} is empty; give the {} or unset it",
+                    key.replace('_', " ")
+                ));
+            }
+        }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return invalid(
+                "http.tls_cert_file and http.tls_key_file go together: set both (PEM files) for HTTPS, or neither".into(),
+            );
+        }
+        for ((_, variable, file_key), (value, file)) in SECRETS.iter().zip([
+            (
+                self.bearer_token.is_some(),
+                self.bearer_token_file.is_some(),
+            ),
+            (
+                self.basic_password.is_some(),
+                self.basic_password_file.is_some(),
+            ),
+        ]) {
+            if value && file {
+                return invalid(format!("{variable} and {file_key} are both set; keep one"));
+            }
+        }
+        let password = self.basic_password.is_some() || self.basic_password_file.is_some();
+        match &self.basic_user {
+            Some(user) if user.contains(':') => invalid(format!(
+                "http.basic_user {user:?} contains a colon, which basic auth cannot carry; choose a name without one"
+            )),
+            Some(_) if !password => invalid(
+                "http.basic_user needs a password: set http.basic_password_file or DESKPULSE_HTTP_BASIC_PASSWORD".into(),
+            ),
+            None if password => invalid(
+                "a basic-auth password is set without http.basic_user; set the user name too".into(),
+            ),
+            _ => Ok(()),
+        }
     }
 }
 

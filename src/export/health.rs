@@ -166,6 +166,20 @@ pub(super) fn consumer_health(f: &mut Families, c: &ConsumerStats) {
         &[],
         c.consumer_errors as f64,
     );
+    f.push(
+        &name("http_unauthorized_total"),
+        "requests refused for missing or wrong credentials",
+        COUNTER,
+        &[],
+        c.http.unauthorized as f64,
+    );
+    f.push(
+        &name("http_tls_reload_errors_total"),
+        "certificate reloads that failed, the previous certificate kept",
+        COUNTER,
+        &[],
+        c.http.tls_reload_errors as f64,
+    );
     if let Some(checkpoints) = &c.checkpoints {
         checkpoint_health(f, c, checkpoints);
     }

@@ -3,7 +3,8 @@
 //! request's headers, a request head is at most 16 KiB, and at most
 //! 4,096 connections are served at once. Without the first, a client
 //! that never finished its headers held its connection for ever, and a
-//! thousand such clients held a thousand.
+//! thousand such clients held a thousand. Under TLS the handshake gets
+//! the same few seconds, so a client that never finishes it is closed too.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,10 +13,12 @@ use std::time::Duration;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 /// How long a client has to send a request's headers, on a kept-alive
 /// connection too, before its connection is closed. Prometheus and
@@ -30,11 +33,12 @@ const MAX_CONNECTIONS: usize = 4096;
 /// After a failed accept (out of file descriptors, say), rather than spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Serves `app` until `shutdown` completes, then lets open requests
-/// finish, for at most the header timeout.
+/// Serves `app`, over TLS with `tls`, until `shutdown` completes, then
+/// lets open requests finish, for at most the header timeout.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
@@ -55,16 +59,21 @@ pub async fn serve(
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             continue;
         };
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .max_buf_size(MAX_HEAD_BYTES)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let connection = graceful.watch(connection);
+        let (app, tls, watcher) = (app.clone(), tls.clone(), graceful.watcher());
         tokio::spawn(async move {
-            // A client that goes away or breaks the protocol ends only its
-            // own connection.
-            let _ = connection.await;
+            // A client that goes away, breaks the protocol or fails the
+            // handshake ends only its own connection.
+            match tls {
+                None => serve_connection(stream, app, watcher).await,
+                Some(tls) => {
+                    let handshake = tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => serve_connection(stream, app, watcher).await,
+                        Ok(Err(error)) => tracing::debug!(%error, "HTTP: TLS handshake failed"),
+                        Err(_) => tracing::debug!("HTTP: TLS handshake timed out"),
+                    }
+                }
+            }
             drop(slot);
         });
     }
@@ -73,4 +82,16 @@ pub async fn serve(
         () = tokio::time::sleep(HEADER_READ_TIMEOUT) => {}
     }
     Ok(())
+}
+
+async fn serve_connection<S>(stream: S, app: Router, watcher: Watcher)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let _ = watcher.watch(connection).await;
 }

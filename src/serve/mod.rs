@@ -1,8 +1,10 @@
 //! HTTP: `/metrics`, `/healthz`, `/readyz`, `/api/v1/kpis` and the
 //! wallboard at `/`. Every answer comes from the polling thread, asked
-//! over a channel; names and formats come from `export`.
+//! over a channel; names and formats come from `export`. Optionally over
+//! TLS, and with credentials on all but the probes.
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +20,15 @@ use tokio::sync::oneshot;
 use crate::export::{self, Format};
 use export::Exposition;
 
-use crate::source::{Picture, Readiness, Request};
+use crate::config::HttpConfig;
+use crate::source::{ConsumerStats, HttpStats, Picture, Readiness, Request};
 
+mod auth;
 mod connections;
+mod tls;
+use auth::Credentials;
 pub use connections::HEADER_READ_TIMEOUT;
+use tls::{Certificate, Hangups};
 
 const WALLBOARD: &str = include_str!("wallboard.html");
 /// What a request says when the polling thread does not answer.
@@ -32,24 +39,88 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 struct Endpoints {
     requests: Sender<Request>,
     prefix: String,
+    security: Security,
 }
 
-/// Serves until `shutdown` completes, then finishes open requests.
-pub async fn serve(
+/// TLS and credentials, as `[http]` asks, read before the server starts
+/// so that a wrong setting or file stops it with one line.
+pub struct Security {
+    credentials: Option<Arc<Credentials>>,
+    certificate: Option<Arc<Certificate>>,
+}
+
+impl Security {
+    pub fn from_config(http: &HttpConfig) -> anyhow::Result<Security> {
+        Ok(Security {
+            credentials: Credentials::from_config(http)?,
+            certificate: Certificate::from_config(http)?,
+        })
+    }
+
+    /// What the log says of it at startup; never a credential.
+    pub fn describe(&self) -> String {
+        let scheme = match self.certificate {
+            Some(_) => "HTTPS",
+            None => "plain HTTP",
+        };
+        match &self.credentials {
+            Some(_) => format!("{scheme}, credentials required except on /healthz and /readyz"),
+            None => format!("{scheme}, no credentials required"),
+        }
+    }
+
+    fn stats(&self) -> HttpStats {
+        HttpStats {
+            unauthorized: self
+                .credentials
+                .as_ref()
+                .map_or(0, |c| c.refused.load(Ordering::Relaxed)),
+            tls_reload_errors: self
+                .certificate
+                .as_ref()
+                .map_or(0, |c| c.reload_errors.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// Serves until `shutdown` completes, then finishes open requests. Must
+/// be called inside the runtime (it listens for SIGHUP at once).
+pub fn serve(
     listener: tokio::net::TcpListener,
     requests: Sender<Request>,
     prefix: String,
+    security: Security,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let endpoints = Arc::new(Endpoints { requests, prefix });
-    let app = Router::new()
+) -> anyhow::Result<impl Future<Output = std::io::Result<()>>> {
+    let tls = match &security.certificate {
+        Some(certificate) => {
+            tokio::spawn(certificate.clone().watch(Hangups::listen()?));
+            Some(certificate.acceptor()?)
+        }
+        None => None,
+    };
+    let credentials = security.credentials.clone();
+    let endpoints = Arc::new(Endpoints {
+        requests,
+        prefix,
+        security,
+    });
+    let mut app = Router::new()
         .route("/", get(|| async { Html(WALLBOARD) }))
         .route("/metrics", get(metrics))
+        .route("/api/v1/kpis", get(kpis));
+    // Only on the routes above: the probes stay open to orchestrators.
+    if let Some(credentials) = credentials {
+        app = app.route_layer(axum::middleware::from_fn_with_state(
+            credentials,
+            auth::require,
+        ));
+    }
+    let app = app
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/api/v1/kpis", get(kpis))
         .with_state(endpoints);
-    connections::serve(listener, app, shutdown).await
+    Ok(connections::serve(listener, app, tls, shutdown))
 }
 
 impl Endpoints {
@@ -74,9 +145,14 @@ impl Endpoints {
             .await
             .ok_or_else(|| (StatusCode::SERVICE_UNAVAILABLE, NOT_ANSWERING).into_response())?;
         let prefix = self.prefix.clone();
+        let http = self.security.stats();
         tokio::task::spawn_blocking(move || {
-            let exposition =
-                export::exposition(&picture.snapshot, Some(&picture.consumer), &prefix);
+            // The picture is shared; the server's own counts join a copy.
+            let consumer = ConsumerStats {
+                http,
+                ..picture.consumer.clone()
+            };
+            let exposition = export::exposition(&picture.snapshot, Some(&consumer), &prefix);
             work(&picture, exposition)
         })
         .await

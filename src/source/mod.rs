@@ -131,6 +131,17 @@ pub struct ConsumerStats {
     pub consumer_errors: u64,
     /// With a state store.
     pub checkpoints: Option<crate::checkpoint::CheckpointStats>,
+    /// Counted by the HTTP server, which fills this in when it exports.
+    pub http: HttpStats,
+}
+
+/// What the HTTP server counts of its own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpStats {
+    /// Requests refused for missing or wrong credentials.
+    pub unauthorized: u64,
+    /// Certificate reloads that failed, the previous certificate kept.
+    pub tls_reload_errors: u64,
 }
 
 #[derive(Debug, Clone)]

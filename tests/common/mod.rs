@@ -6,6 +6,7 @@ pub mod broker;
 pub mod kafka;
 pub mod prometheus;
 pub mod streams;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -17,7 +17,7 @@ use crate::engine::cumulative::ClassicHistogram;
 use crate::engine::Engine;
 use crate::source::worker::{Batch, PartitionKey, Work};
 use crate::source::{
-    wall_ms, ConsumerStats, PartitionStats, Picture, Readiness, Request, DELAY_BUCKETS,
+    wall_ms, ConsumerStats, HttpStats, PartitionStats, Picture, Readiness, Request, DELAY_BUCKETS,
 };
 
 /// Messages per batch handed to a worker.
@@ -270,6 +270,7 @@ impl Router {
                 dead_letters_failed: failed,
                 consumer_errors: context.errors.load(Ordering::Relaxed),
                 checkpoints,
+                http: HttpStats::default(),
             },
         }
     }
