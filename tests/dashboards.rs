@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::kafka::{processed, produce, topic, Deskpulse};
+use common::kafka::{processed, produce, test_state_dir, topic, Deskpulse};
 use common::prometheus::{list, read, rule_files, values_of, Prometheus};
 use common::{TempFile, HOUR};
 use deskpulse::generate::{Generator, GeneratorConfig};
@@ -326,16 +326,45 @@ fn every_dashboard_and_rule_query_has_data_in_a_real_prometheus() {
     let config = TempFile::new(".toml", SLA_CONFIG.as_bytes());
     let config = config.0.to_str().expect("the temp dir is a UTF-8 path");
     let topic = topic("dashboards", 4);
-    let deskpulse = Deskpulse::run(&["--config", config, "--topics", &topic, "--group-id", &topic]);
-    deskpulse.wait_ready();
-    let target = deskpulse
-        .base
-        .strip_prefix("http://")
-        .expect("deskpulse serves http");
-    let mut prometheus = Prometheus::start(target, &rule_files());
+    // Two instances in one group, each with its own state directory, as a
+    // fleet runs: the fleet rules sum their counts.
+    let fleet: Vec<Deskpulse> = ["one", "two"]
+        .iter()
+        .map(|name| {
+            let dir = format!(
+                "state.dir={}",
+                test_state_dir().join(format!("{topic}-{name}")).display()
+            );
+            Deskpulse::run(&[
+                "--config",
+                config,
+                "--topics",
+                &topic,
+                "--group-id",
+                &topic,
+                "--set",
+                &dir,
+            ])
+        })
+        .collect();
+    for deskpulse in &fleet {
+        deskpulse.wait_until(Duration::from_secs(120), "partitions assigned", |m| {
+            m.value("deskpulse_partitions_assigned", &[]) > 0.0
+        });
+        deskpulse.wait_ready();
+    }
+    let targets: Vec<&str> = fleet
+        .iter()
+        .map(|d| {
+            d.base
+                .strip_prefix("http://")
+                .expect("deskpulse serves http")
+        })
+        .collect();
+    let mut prometheus = Prometheus::start_scraping(&targets, &rule_files());
     prometheus.wait("two scrapes before any event", |p| {
-        p.scalar("count_over_time(up{job=\"deskpulse\"}[1m])")
-            .is_some_and(|n| n >= 2.0)
+        let scrapes = p.query("count_over_time(up{job=\"deskpulse\"}[1m]) >= 2");
+        scrapes.len() == fleet.len()
     });
 
     let start = wall_ms() - HISTORY_MS;
@@ -373,10 +402,17 @@ fn every_dashboard_and_rule_query_has_data_in_a_real_prometheus() {
         "produced {history} events of {} h of history",
         HISTORY_MS / HOUR
     );
-    deskpulse.wait_until(Duration::from_secs(180), "the history read", |m| {
-        processed(m) >= history as f64
-    });
+    common::kafka::eventually(
+        "the history read by the fleet",
+        || format!("produced {history}"),
+        || fleet.iter().map(|d| processed(&d.metrics())).sum::<f64>() >= history as f64,
+    );
 
+    // Both instances counted part of the centre: the fleet rules sum two.
+    prometheus.wait("both instances' counts scraped", |p| {
+        let counting = p.query("sum by (instance) (support_tickets_created_total) > 0");
+        counting.len() == fleet.len()
+    });
     // Every shipped rule evaluated without an error.
     let shipped: usize = rule_files()
         .iter()
@@ -444,5 +480,7 @@ fn every_dashboard_and_rule_query_has_data_in_a_real_prometheus() {
     let empty: Vec<(&Query, &String)> = pending.iter().filter(|(q, _)| !allowed_empty(q)).collect();
     assert!(empty.is_empty(), "queries without data: {empty:#?}");
     drop(prometheus);
-    let _ = deskpulse.terminate();
+    for deskpulse in fleet {
+        let _ = deskpulse.terminate();
+    }
 }

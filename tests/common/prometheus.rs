@@ -128,6 +128,12 @@ impl Prometheus {
     /// Scrapes `target` (`host:port`) every second as job `deskpulse`, and
     /// evaluates `rule_files` every second.
     pub fn start(target: &str, rule_files: &[PathBuf]) -> Prometheus {
+        Prometheus::start_scraping(&[target], rule_files)
+    }
+
+    /// [`Prometheus::start`] with several targets in the job, as a fleet
+    /// of instances is scraped.
+    pub fn start_scraping(targets: &[&str], rule_files: &[PathBuf]) -> Prometheus {
         // Unique per server: two tests may start one in the same ms.
         let dir = std::env::temp_dir().join(format!(
             "deskpulse-prometheus-{}-{}-{}",
@@ -137,6 +143,11 @@ impl Prometheus {
         ));
         std::fs::create_dir_all(dir.join("data")).expect("the temp dir is made");
         let config = dir.join("prometheus.yml");
+        let targets = targets
+            .iter()
+            .map(|target| format!("'{target}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let rules: String = rule_files
             .iter()
             .map(|file| format!("  - '{}'\n", file.display()))
@@ -146,7 +157,7 @@ impl Prometheus {
             format!(
                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
                  rule_files:\n{rules}\
-                 scrape_configs:\n  - job_name: deskpulse\n    static_configs:\n      - targets: ['{target}']\n"
+                 scrape_configs:\n  - job_name: deskpulse\n    static_configs:\n      - targets: [{targets}]\n"
             ),
         )
         .expect("the config is written");
