@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::kafka::{generated, processed, produce, topic, Deskpulse};
-use common::prometheus::{list, promtool, read, rule_files, values_of, Prometheus, Promtool};
+use common::prometheus::{list, promtool, rule_files, shipped_rules, Prometheus, Promtool};
 use deskpulse::source::wall_ms;
 use serde_json::json;
 
@@ -219,15 +219,8 @@ fn a_live_sla_breach_fires_the_shipped_alert() {
         .base
         .strip_prefix("http://")
         .expect("deskpulse serves http");
-    let files = rule_files();
-    let shipped: usize = files
-        .iter()
-        .map(|f| {
-            let text = read(f);
-            values_of(&text, "alert").len() + values_of(&text, "record").len()
-        })
-        .sum();
-    let mut prometheus = Prometheus::start(target, &files);
+    let shipped = shipped_rules();
+    let mut prometheus = Prometheus::start(target, &rule_files());
     let recent = "sla_queue:support_sla_breaches:increase5m";
     prometheus.wait("every shipped rule evaluated on the older breach", |p| {
         let rules = p.rules();

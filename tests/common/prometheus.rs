@@ -76,6 +76,17 @@ pub fn rule_files() -> Vec<PathBuf> {
     yml_in("deploy/prometheus")
 }
 
+/// How many rules, alerting and recording, the shipped rule files hold.
+pub fn shipped_rules() -> usize {
+    rule_files()
+        .iter()
+        .map(|file| {
+            let text = read(file);
+            values_of(&text, "alert").len() + values_of(&text, "record").len()
+        })
+        .sum()
+}
+
 /// The promtool unit tests of the rules: every `.yml` file in
 /// deploy/prometheus/tests/.
 pub fn rule_tests() -> Vec<PathBuf> {
