@@ -23,6 +23,7 @@ const EVENTS: &str = r#"{"event_id":"1","type":"ticket.created","ts":17000000000
 {"event_id":"9","type":"survey.csat","ts":1700000080000,"ticket_id":"t1","score":5}
 {"event_id":"10","type":"ticket.reopened","ts":1700000090000,"ticket_id":"t1"}
 {"event_id":"11","type":"interaction.completed","ts":1700000100000,"interaction_id":"i4","queue":"billing","channel":"phone","agent_id":"ann","wait_s":3,"talk_s":60,"hold_s":0,"acw_s":10}
+{"event_id":"12","type":"survey.nps","ts":1700000110000,"ticket_id":"t1","score":9}
 "#;
 
 /// One SLA policy with every kind, under a calendar open around the clock:

@@ -8,15 +8,12 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::kafka::{generated, processed, produce, topic, Deskpulse};
-use common::prometheus::{promtool, read, rule_files, values_of, Promtool, MISSING};
+use common::prometheus::{list, promtool, rule_files, shipped_rules, Prometheus, Promtool};
 use deskpulse::source::wall_ms;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// The `Accept` header Prometheus 2.42 scrapes with (`scrapeAcceptHeader`
 /// in its scrape/scrape.go): OpenMetrics preferred, text 0.0.4 after it.
@@ -73,162 +70,6 @@ fn sample_lines(exposition: &str) -> usize {
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .count()
-}
-
-/// A free port on 127.0.0.1 (free when asked; Prometheus binds it next).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A Prometheus server with its own config and storage in a temporary
-/// directory; killed, and the directory removed, when dropped.
-struct Prometheus {
-    child: Child,
-    dir: PathBuf,
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Prometheus {
-    /// Scrapes `target` (`host:port`) every second as job `deskpulse`, and
-    /// evaluates `rule_files` every second.
-    fn start(target: &str, rule_files: &[PathBuf]) -> Prometheus {
-        // Unique per server: two tests may start one in the same ms.
-        let dir = std::env::temp_dir().join(format!(
-            "deskpulse-prometheus-{}-{}-{}",
-            std::process::id(),
-            common::UNIQUE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            wall_ms()
-        ));
-        std::fs::create_dir_all(dir.join("data")).expect("the temp dir is made");
-        let config = dir.join("prometheus.yml");
-        let rules: String = rule_files
-            .iter()
-            .map(|file| format!("  - '{}'\n", file.display()))
-            .collect();
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 rule_files:\n{rules}\
-                 scrape_configs:\n  - job_name: deskpulse\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .expect("the config is written");
-        let listen = format!("127.0.0.1:{}", free_port());
-        let log = std::fs::File::create(dir.join("prometheus.log")).expect("the log is made");
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={listen}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("prometheus {MISSING} ({e})"));
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .new_agent();
-        let mut prometheus = Prometheus {
-            child,
-            dir,
-            base: format!("http://{listen}"),
-            agent,
-        };
-        prometheus.wait("Prometheus ready", |p| {
-            p.get("/-/ready", &[])
-                .is_some_and(|(status, _)| status == 200)
-        });
-        prometheus
-    }
-
-    /// GET `path` with `query` pairs (percent-encoded by ureq).
-    fn get(&self, path: &str, query: &[(&str, &str)]) -> Option<(u16, String)> {
-        let mut request = self.agent.get(&format!("{}{path}", self.base));
-        for (key, value) in query {
-            request = request.query(*key, *value);
-        }
-        let mut response = request.call().ok()?;
-        let status = response.status().as_u16();
-        Some((status, response.body_mut().read_to_string().ok()?))
-    }
-
-    /// The `data` of a successful answer of the HTTP API at `path`.
-    fn api(&self, path: &str, query: &[(&str, &str)]) -> Value {
-        let (status, body) = self
-            .get(path, query)
-            .unwrap_or_else(|| panic!("{path} {query:?}: no answer; log:\n{}", self.log()));
-        assert_eq!(status, 200, "{path} {query:?}: {body}");
-        let mut answer: Value = serde_json::from_str(&body).expect("the API answers JSON");
-        assert_eq!(answer["status"], "success", "{path} {query:?}: {body}");
-        answer["data"].take()
-    }
-
-    /// The result vector of an instant query (`/api/v1/query`).
-    fn query(&self, promql: &str) -> Vec<Value> {
-        list(&self.api("/api/v1/query", &[("query", promql)])["result"])
-    }
-
-    /// Every alert, pending or firing (`/api/v1/alerts`).
-    fn alerts(&self) -> Vec<Value> {
-        list(&self.api("/api/v1/alerts", &[])["alerts"])
-    }
-
-    /// Every rule of every group (`/api/v1/rules`), with its health.
-    fn rules(&self) -> Vec<Value> {
-        list(&self.api("/api/v1/rules", &[])["groups"])
-            .iter()
-            .flat_map(|group| list(&group["rules"]))
-            .collect()
-    }
-
-    /// The value of a query that has one series, if it has one.
-    fn scalar(&self, promql: &str) -> Option<f64> {
-        match self.query(promql).as_slice() {
-            [one] => one["value"][1].as_str()?.parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// Checks `done` every 200 ms; panics after 60 s, or if Prometheus exits.
-    fn wait(&mut self, what: &str, mut done: impl FnMut(&Prometheus) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !done(self) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{what}: prometheus exited ({status}); log:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not within 60 s; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
-    }
-}
-
-fn list(value: &Value) -> Vec<Value> {
-    value.as_array().cloned().unwrap_or_default()
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// A real Prometheus scrapes a live `deskpulse run`: it negotiates
@@ -378,15 +219,8 @@ fn a_live_sla_breach_fires_the_shipped_alert() {
         .base
         .strip_prefix("http://")
         .expect("deskpulse serves http");
-    let files = rule_files();
-    let shipped: usize = files
-        .iter()
-        .map(|f| {
-            let text = read(f);
-            values_of(&text, "alert").len() + values_of(&text, "record").len()
-        })
-        .sum();
-    let mut prometheus = Prometheus::start(target, &files);
+    let shipped = shipped_rules();
+    let mut prometheus = Prometheus::start(target, &rule_files());
     let recent = "sla_queue:support_sla_breaches:increase5m";
     prometheus.wait("every shipped rule evaluated on the older breach", |p| {
         let rules = p.rules();
