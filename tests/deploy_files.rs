@@ -15,9 +15,10 @@ mod deploy;
 use common::kafka::Deskpulse;
 use common::prometheus::{promtool, rule_files};
 use deploy::{
-    argv, check_command, check_config, deskpulse_commands, dockerfile, healthcheck, image_uid,
-    mapping, port_of, read, repo, runtime, string, strings, tool, words, yaml, yaml_docs, Root,
-    Settings, DOCKERFILE,
+    argv, check_command, check_config, deployment, deskpulse_commands, dockerfile, files_in,
+    healthcheck, image_uid, kustomized, mapping, of_kind, pod, port_of, read, repo, runtime,
+    secret_data, selects, string, strings, tool, words, yaml, yaml_docs, Root, DOCKERFILE,
+    KUBERNETES,
 };
 use serde_yaml_ng::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -285,138 +286,40 @@ fn the_compose_stack_is_valid_and_every_deskpulse_setting_exists() {
         })
         .map(|(name, _)| string(name, "a service name"))
         .expect("a Grafana service");
+    // Grafana: each provisioned dashboard provider reads a mounted folder
+    // of dashboards; each datasource is a compose service, on its port.
     let root = compose_root(&compose, &grafana);
-    for at in [
-        "/etc/grafana/provisioning",
-        "/var/lib/grafana/dashboards/deskpulse",
-    ] {
-        assert_eq!(root.mount_of(at).0, at, "Grafana mounts {at}");
-    }
-}
-
-const KUBERNETES: &str = "deploy/kubernetes";
-
-/// The resources `kubectl apply -k deploy/kubernetes` would send.
-fn kustomized() -> Vec<Value> {
-    let dir = repo(KUBERNETES);
-    let out = tool("kubectl", &["kustomize", dir.to_str().expect("UTF-8")]);
-    yaml_docs(&String::from_utf8_lossy(&out.stdout), "kubectl kustomize")
-}
-
-fn resource<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
-    docs.iter()
-        .find(|d| d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name))
-        .unwrap_or_else(|| panic!("no {kind} {name} in {KUBERNETES}"))
-}
-
-fn of_kind<'a>(docs: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a Value> {
-    docs.iter()
-        .filter(move |d| d["kind"].as_str() == Some(kind))
-}
-
-/// A Secret's keys and values; values in `stringData`, so that the
-/// shipped placeholders read as what they are.
-fn secret_data(docs: &[Value], name: &str) -> BTreeMap<String, String> {
-    let secret = resource(docs, "Secret", name);
-    assert!(
-        secret["data"].is_null(),
-        "Secret {name}: stringData, not base64 data"
-    );
-    mapping(&secret["stringData"])
-}
-
-/// Whether every label of `selector` is one of `labels`.
-fn selects(selector: &Value, labels: &Value) -> bool {
-    let labels = mapping(labels);
-    let selector = mapping(selector);
-    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-}
-
-/// The Deployment's pod template and its (one) container.
-fn pod(docs: &[Value]) -> (Value, Value) {
-    let deployment = of_kind(docs, "Deployment").next().expect("a Deployment");
-    let pod = deployment["spec"]["template"].clone();
-    assert!(
-        selects(
-            &deployment["spec"]["selector"]["matchLabels"],
-            &pod["metadata"]["labels"]
-        ),
-        "the Deployment selects its pods"
-    );
-    let [container] = &pod["spec"]["containers"].as_sequence().expect("containers")[..] else {
-        panic!("one container in the pod");
-    };
-    let container = container.clone();
-    (pod, container)
-}
-
-/// The Deployment's deskpulse container checked as a pod would run it.
-/// Returns the pod template, the container and its settings.
-fn deployment(docs: &[Value]) -> (Value, Value, Settings, Root) {
-    let (pod, container) = pod(docs);
-    let volumes = pod["spec"]["volumes"]
-        .as_sequence()
-        .cloned()
-        .unwrap_or_default();
-    let mut root = Root::new();
-    for mount in container["volumeMounts"]
-        .as_sequence()
-        .expect("volumeMounts")
-    {
-        let at = string(&mount["mountPath"], "mountPath");
-        let volume = volumes
+    let provisioned = |kind: &str, key: &str| -> Vec<Value> {
+        let files = files_in(
+            &root.path(&format!("/etc/grafana/provisioning/{kind}")),
+            "yml",
+        );
+        files
             .iter()
-            .find(|v| v["name"] == mount["name"])
-            .unwrap_or_else(|| panic!("no volume for the mount at {at}"));
-        let (kind, files) = if let Some(name) = volume["configMap"]["name"].as_str() {
-            (
-                "configMap",
-                mapping(&resource(docs, "ConfigMap", name)["data"]),
-            )
-        } else if let Some(name) = volume["secret"]["secretName"].as_str() {
-            ("secret", secret_data(docs, name))
-        } else {
-            assert!(
-                !volume["emptyDir"].is_null(),
-                "volume at {at}: configMap, secret or emptyDir"
-            );
-            root.dir(&at, "emptyDir");
-            continue;
-        };
-        match mount["subPath"].as_str() {
-            Some(key) => root.write(
-                &at,
-                files
-                    .get(key)
-                    .unwrap_or_else(|| panic!("{at}: no key {key}")),
-                kind,
-            ),
-            None => {
-                for (key, contents) in &files {
-                    root.write(&format!("{at}/{key}"), contents, kind);
-                }
-            }
-        }
-    }
-    let mut env = BTreeMap::new();
-    for var in container["env"].as_sequence().cloned().unwrap_or_default() {
-        let name = string(&var["name"], "an env name");
-        let from = &var["valueFrom"]["secretKeyRef"];
-        let value = if from.is_null() {
-            string(&var["value"], &name)
-        } else {
-            let secret = secret_data(docs, &string(&from["name"], "secret"));
-            secret[&string(&from["key"], "key")].clone()
-        };
-        env.insert(name, value);
-    }
-    let line = argv(strings(&container["command"]), strings(&container["args"]));
-    let [command] = &deskpulse_commands(&line)[..] else {
-        panic!("the container runs one deskpulse command: {line:?}");
+            .flat_map(|f| yaml_docs(&read(f), &f.display().to_string()))
+            .flat_map(|doc| doc[key].as_sequence().cloned().unwrap_or_default())
+            .collect()
     };
-    assert_eq!(command[1], "run");
-    let settings = check_command(command, &env, &root).expect("run has settings");
-    (pod, container, settings, root)
+    for provider in provisioned("dashboards", "providers") {
+        let path = string(&provider["options"]["path"], "a provider's path");
+        assert_eq!(root.mount_of(&path).0, path, "Grafana mounts {path}");
+        files_in(&root.path(&path), "json");
+    }
+    for source in provisioned("datasources", "datasources") {
+        let url = string(&source["url"], "a datasource's url");
+        let address = url.trim_start_matches("http://").trim_end_matches('/');
+        let (host, port) = address.rsplit_once(':').expect("host:port");
+        let ports: Vec<String> = compose["services"][host]["ports"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("datasource {url}: no service {host} with ports"))
+            .iter()
+            .map(|p| string(&p["target"], "target"))
+            .collect();
+        assert!(
+            ports.iter().any(|p| p == port),
+            "datasource {url}: {host} listens on {ports:?}"
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Reading the deployment files as their tools do, and putting what they
 //! name to the built binary: the command lines, flags, settings,
-//! environment variables and mounted files of a container (tests/deploy_files.rs).
+//! environment variables and mounted files of a container or a pod
+//! (tests/deploy_files.rs).
 
 use serde::Deserialize;
 use serde_yaml_ng::Value;
@@ -426,4 +427,144 @@ pub fn image_uid() -> u64 {
         .unwrap_or_else(|_| panic!("USER {user}: numeric, for runAsNonRoot"));
     assert_ne!(uid, 0, "the image runs as root");
     uid
+}
+
+/// The files of a folder with an extension; there must be some.
+pub fn files_in(dir: &Path, extension: &str) -> Vec<std::path::PathBuf> {
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == extension))
+        .collect();
+    assert!(
+        !files.is_empty(),
+        "no .{extension} file in {}",
+        dir.display()
+    );
+    files
+}
+
+pub const KUBERNETES: &str = "deploy/kubernetes";
+
+/// The resources `kubectl apply -k deploy/kubernetes` would send.
+pub fn kustomized() -> Vec<Value> {
+    let dir = repo(KUBERNETES);
+    let out = tool("kubectl", &["kustomize", dir.to_str().expect("UTF-8")]);
+    yaml_docs(&String::from_utf8_lossy(&out.stdout), "kubectl kustomize")
+}
+
+pub fn resource<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no {kind} {name} in {KUBERNETES}"))
+}
+
+pub fn of_kind<'a>(docs: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a Value> {
+    docs.iter()
+        .filter(move |d| d["kind"].as_str() == Some(kind))
+}
+
+/// A Secret's keys and values; values in `stringData`, so that the
+/// shipped placeholders read as what they are.
+pub fn secret_data(docs: &[Value], name: &str) -> BTreeMap<String, String> {
+    let secret = resource(docs, "Secret", name);
+    assert!(
+        secret["data"].is_null(),
+        "Secret {name}: stringData, not base64 data"
+    );
+    mapping(&secret["stringData"])
+}
+
+/// Whether every label of `selector` is one of `labels`.
+pub fn selects(selector: &Value, labels: &Value) -> bool {
+    let labels = mapping(labels);
+    let selector = mapping(selector);
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// The Deployment's pod template and its (one) container.
+pub fn pod(docs: &[Value]) -> (Value, Value) {
+    let deployment = of_kind(docs, "Deployment").next().expect("a Deployment");
+    let pod = deployment["spec"]["template"].clone();
+    assert!(
+        selects(
+            &deployment["spec"]["selector"]["matchLabels"],
+            &pod["metadata"]["labels"]
+        ),
+        "the Deployment selects its pods"
+    );
+    let [container] = &pod["spec"]["containers"].as_sequence().expect("containers")[..] else {
+        panic!("one container in the pod");
+    };
+    let container = container.clone();
+    (pod, container)
+}
+
+/// The Deployment's deskpulse container checked as a pod would run it.
+/// Returns the pod template, the container and its settings.
+pub fn deployment(docs: &[Value]) -> (Value, Value, Settings, Root) {
+    let (pod, container) = pod(docs);
+    let volumes = pod["spec"]["volumes"]
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default();
+    let mut root = Root::new();
+    for mount in container["volumeMounts"]
+        .as_sequence()
+        .expect("volumeMounts")
+    {
+        let at = string(&mount["mountPath"], "mountPath");
+        let volume = volumes
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap_or_else(|| panic!("no volume for the mount at {at}"));
+        let (kind, files) = if let Some(name) = volume["configMap"]["name"].as_str() {
+            (
+                "configMap",
+                mapping(&resource(docs, "ConfigMap", name)["data"]),
+            )
+        } else if let Some(name) = volume["secret"]["secretName"].as_str() {
+            ("secret", secret_data(docs, name))
+        } else {
+            assert!(
+                !volume["emptyDir"].is_null(),
+                "volume at {at}: configMap, secret or emptyDir"
+            );
+            root.dir(&at, "emptyDir");
+            continue;
+        };
+        match mount["subPath"].as_str() {
+            Some(key) => root.write(
+                &at,
+                files
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{at}: no key {key}")),
+                kind,
+            ),
+            None => {
+                for (key, contents) in &files {
+                    root.write(&format!("{at}/{key}"), contents, kind);
+                }
+            }
+        }
+    }
+    let mut env = BTreeMap::new();
+    for var in container["env"].as_sequence().cloned().unwrap_or_default() {
+        let name = string(&var["name"], "an env name");
+        let from = &var["valueFrom"]["secretKeyRef"];
+        let value = if from.is_null() {
+            string(&var["value"], &name)
+        } else {
+            let secret = secret_data(docs, &string(&from["name"], "secret"));
+            secret[&string(&from["key"], "key")].clone()
+        };
+        env.insert(name, value);
+    }
+    let line = argv(strings(&container["command"]), strings(&container["args"]));
+    let [command] = &deskpulse_commands(&line)[..] else {
+        panic!("the container runs one deskpulse command: {line:?}");
+    };
+    assert_eq!(command[1], "run");
+    let settings = check_command(command, &env, &root).expect("run has settings");
+    (pod, container, settings, root)
 }
