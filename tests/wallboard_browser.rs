@@ -233,6 +233,19 @@ fn tolerance(count: f64) -> f64 {
     3.0 + 0.05 * count
 }
 
+/// `text` as a URL's query value: what is not a letter, a digit or `-._~`
+/// percent-encoded, byte by byte.
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// `CARGO_TARGET_DIR`, else the crate's own target/, then test-artifacts/.
 fn artifacts() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -324,7 +337,10 @@ fn the_wallboard_in_chromium_shows_live_numbers_for_the_centre_and_one_queue() {
         total - queue_backlog > 2.0 * tolerance(total),
         "no queue stands apart from the centre: {by_queue:?}"
     );
-    let (_, took) = load_until_numbers(&browser, &format!("{}/?queue={queue}", demo.base));
+    let (_, took) = load_until_numbers(
+        &browser,
+        &format!("{}/?queue={}", demo.base, url_encoded(&queue)),
+    );
     eprintln!("?queue={queue}: every tile showed a number {took:?} after the load");
     let one = next_refresh(&browser);
     let by_queue = backlog_by_queue(&demo);
@@ -343,7 +359,7 @@ fn the_wallboard_in_chromium_shows_live_numbers_for_the_centre_and_one_queue() {
 }
 
 #[test]
-fn shown_numbers_are_what_the_page_writes() {
+fn shown_numbers_are_what_the_page_writes_and_queue_names_are_encoded() {
     for (text, value) in [
         ("0", 0.0),
         ("1,234", 1234.0),
@@ -361,4 +377,5 @@ fn shown_numbers_are_what_the_page_writes() {
     ] {
         assert_eq!(shown_number(text), None, "{text:?}");
     }
+    assert_eq!(url_encoded("tier 2/ß"), "tier%202%2F%C3%9F");
 }
