@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use rdkafka::mocking::MockCluster;
@@ -102,12 +101,8 @@ fn produce(
     });
     while !stop.load(Ordering::Relaxed) {
         let Some(line) = generator.next() else { break };
-        loop {
-            let ahead = generator.clock_ms() - wall_ms();
-            if ahead <= 0 || stop.load(Ordering::Relaxed) {
-                break;
-            }
-            producer.wait(Duration::from_millis(ahead.min(50) as u64));
+        if !generator.pace(|d| producer.wait(d), || stop.load(Ordering::Relaxed)) {
+            break;
         }
         producer.send(&line)?;
     }

@@ -90,9 +90,15 @@ enum Command {
     /// Write a simulated support centre's events as JSON lines to stdout.
     #[command(after_help = GENERATE_EXAMPLES)]
     Generate {
-        /// Number of events to write.
+        /// Number of events to write; without it, `--live` writes until stopped.
+        #[arg(long, required_unless_present = "live")]
+        events: Option<u64>,
+        /// Events from now on, each written when the wall clock reaches
+        /// its time: a live feed for `produce`, whose windows fill as in
+        /// production. Without it the stream starts on 2026-01-05 and is
+        /// written at once.
         #[arg(long)]
-        events: u64,
+        live: bool,
         /// Seed; the same seed and options give the same lines.
         #[arg(long, default_value_t = GeneratorConfig::default().seed)]
         seed: u64,
@@ -138,7 +144,8 @@ Examples:
 const GENERATE_EXAMPLES: &str = "\
 Examples:
   deskpulse generate --events 1000 > events.jsonl
-  deskpulse generate --events 200000 --seed 7 --queues 20 --agents 400 | deskpulse replay -";
+  deskpulse generate --events 200000 --seed 7 --queues 20 --agents 400 | deskpulse replay -
+  deskpulse generate --live --rate 20 | deskpulse produce --topic support-events";
 
 /// The form of `replay`'s summary.
 #[derive(Clone, Copy, ValueEnum)]
@@ -366,23 +373,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Generate {
             events,
+            live,
             seed,
             rate,
             queues,
             agents,
         } => {
-            let generator = Generator::new(GeneratorConfig {
+            let defaults = GeneratorConfig::default();
+            let mut generator = Generator::new(GeneratorConfig {
                 seed,
+                start_ms: if live {
+                    source::wall_ms()
+                } else {
+                    defaults.start_ms
+                },
                 events_per_sec: rate,
                 queues: queues.into(),
                 agents: agents.into(),
-                ..GeneratorConfig::default()
+                ..defaults
             });
             let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            let written = generator
-                .take(events.try_into().unwrap_or(usize::MAX))
-                .try_for_each(|line| writeln!(out, "{line}"))
-                .and_then(|()| out.flush());
+            let mut write = || -> std::io::Result<()> {
+                for _ in 0..events.unwrap_or(u64::MAX) {
+                    let Some(line) = generator.next() else { break };
+                    if live {
+                        // What is written goes out before each wait, so
+                        // that the reader gets every event at its time.
+                        out.flush()?;
+                        generator.pace(std::thread::sleep, || false);
+                    }
+                    writeln!(out, "{line}")?;
+                }
+                out.flush()
+            };
+            let written = write();
             match written {
                 // The reader went away (`| head`): that is how a pipe ends, not an error.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

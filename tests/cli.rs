@@ -239,3 +239,59 @@ fn every_subcommand_help_has_examples() {
         );
     }
 }
+
+/// `generate --live`: events stamped from now, each written when the wall
+/// clock reaches its time, not all at once.
+#[test]
+fn generate_live_writes_each_event_at_its_time() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let now_ms = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis() as i64
+    };
+    let started_ms = now_ms();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
+        .args(["generate", "--live", "--rate", "20"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("generate starts");
+    let lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let mut read = Vec::new();
+    for line in lines {
+        let line = line.expect("a line");
+        let event: serde_json::Value = serde_json::from_str(&line).expect("an event");
+        // The generator writes some instants as epoch milliseconds.
+        let ts = event["ts"].as_i64().unwrap_or_else(|| {
+            let text = event["ts"]
+                .as_str()
+                .unwrap_or_else(|| panic!("ts of {line}"));
+            chrono::DateTime::parse_from_rfc3339(text)
+                .unwrap_or_else(|e| panic!("ts of {line}: {e}"))
+                .timestamp_millis()
+        });
+        read.push((ts, now_ms()));
+        if ts > started_ms + 1_500 {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let (first_ts, _) = read[0];
+    assert!(
+        (first_ts - started_ms).abs() < 5_000,
+        "the first event is stamped {} ms from the start",
+        first_ts - started_ms
+    );
+    // Written no earlier than its time (a few ms of clock granularity
+    // aside): a stream written at once would be read long before.
+    for &(ts, arrived_ms) in &read {
+        assert!(
+            arrived_ms >= ts - 20,
+            "an event stamped {ts} was read at {arrived_ms}, before its time"
+        );
+    }
+    assert!(read.len() > 5, "{} events in 1.5 s at 20/s", read.len());
+}

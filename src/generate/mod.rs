@@ -106,6 +106,27 @@ impl Generator {
         self.clock_ms as i64
     }
 
+    /// Waits, through `wait` in steps of at most 50 ms, until the wall
+    /// clock reaches the event just made, so that a live feed (the demo,
+    /// `generate --live`) delivers each event at its own time; `false`
+    /// when `stopped` says so first.
+    pub fn pace(
+        &self,
+        mut wait: impl FnMut(std::time::Duration),
+        stopped: impl Fn() -> bool,
+    ) -> bool {
+        loop {
+            if stopped() {
+                return false;
+            }
+            let ahead = self.clock_ms() - crate::source::wall_ms();
+            if ahead <= 0 {
+                return true;
+            }
+            wait(std::time::Duration::from_millis(ahead.min(50) as u64));
+        }
+    }
+
     /// Counts are taken as at least 1 (and agents, queues at most 65,535).
     ///
     /// # Panics
