@@ -35,7 +35,7 @@ fn part_of(id: u64) -> usize {
 /// engine's reads and writes of an owned part touch no reference count:
 /// an `Arc` alone would take an atomic compare-and-swap on every write.
 #[derive(Debug, Clone)]
-enum Part<T> {
+pub enum Part<T> {
     Owned(T),
     Shared(Arc<T>),
 }
@@ -47,7 +47,7 @@ impl<T: Default> Default for Part<T> {
 }
 
 impl<T: Clone + Default> Part<T> {
-    fn get(&self) -> &T {
+    pub fn get(&self) -> &T {
         match self {
             Part::Owned(value) => value,
             Part::Shared(value) => value,
@@ -55,7 +55,7 @@ impl<T: Clone + Default> Part<T> {
     }
 
     /// Owns the value again, copying it only if a copy still holds it.
-    fn get_mut(&mut self) -> &mut T {
+    pub fn get_mut(&mut self) -> &mut T {
         if let Part::Shared(shared) = self {
             let shared = std::mem::take(shared);
             *self = Part::Owned(Arc::try_unwrap(shared).unwrap_or_else(|s| (*s).clone()));
@@ -68,11 +68,40 @@ impl<T: Clone + Default> Part<T> {
 
     /// A copy sharing the value. Moving an owned value into an `Arc`
     /// moves its header, not its entries (`T` is a container).
-    fn share(&mut self) -> Part<T> {
+    pub fn share(&mut self) -> Part<T> {
+        self.make_shared();
+        self.clone()
+    }
+
+    /// Moves an owned value into an `Arc`, so that copies share it.
+    pub fn make_shared(&mut self) {
         if let Part::Owned(value) = self {
             *self = Part::Shared(Arc::new(std::mem::take(value)));
         }
-        self.clone()
+    }
+}
+
+impl<T: Clone + Default> Part<T> {
+    /// Empties it with `clear`, which keeps an owned value's allocations;
+    /// a shared one is let go rather than copied to be emptied.
+    pub fn clear_with(&mut self, clear: impl FnOnce(&mut T)) {
+        match self {
+            Part::Owned(value) => clear(value),
+            Part::Shared(_) => *self = Part::default(),
+        }
+    }
+}
+
+/// Saved as the value itself.
+impl<T: Serialize + Clone + Default> Serialize for Part<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Part<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(Part::Owned)
     }
 }
 

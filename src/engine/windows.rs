@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 mod today;
 pub use today::Today;
 
-use super::cow::Chunked;
+use super::cow::{Chunked, Part};
 use super::sla::policy::Kind as SlaKind;
 use crate::config::SLOTS_PER_WINDOW;
 
@@ -311,15 +311,18 @@ pub fn slot_of(ts_ms: i64, slot_ms: i64) -> i64 {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ring {
     slot_ms: i64,
-    /// (slot index held, tally); position = index mod 60.
-    slots: Vec<(i64, Tally)>,
+    /// (slot index held, tally); position = index mod 60. The slots, and
+    /// each tally, are shared with a checkpoint's copy until next changed
+    /// (see `cow`): copying the thousands of tallies of the queues' and
+    /// agents' windows was most of a checkpoint's pause.
+    slots: Part<Vec<(i64, Part<Tally>)>>,
 }
 
 impl Ring {
     pub fn new(length_ms: i64) -> Ring {
         Ring {
             slot_ms: length_ms / SLOTS_PER_WINDOW,
-            slots: vec![(i64::MIN, Tally::default()); SLOTS_PER_WINDOW as usize],
+            slots: Part::Owned(vec![(i64::MIN, Part::default()); SLOTS_PER_WINDOW as usize]),
         }
     }
 
@@ -327,14 +330,16 @@ impl Ring {
         self.slot_ms
     }
 
+    /// A copy for a checkpoint. A ring changed since the last one shares
+    /// its changed tallies first, so that when it is next changed, copying
+    /// its slots copies no tally.
     fn share(&mut self) -> Ring {
+        if let Part::Owned(slots) = &mut self.slots {
+            slots.iter_mut().for_each(|(_, tally)| tally.make_shared());
+        }
         Ring {
             slot_ms: self.slot_ms,
-            slots: self
-                .slots
-                .iter_mut()
-                .map(|(i, t)| (*i, t.share()))
-                .collect(),
+            slots: self.slots.share(),
         }
     }
 
@@ -348,12 +353,12 @@ impl Ring {
     pub fn tally_at(&mut self, ts_ms: i64) -> Option<&mut Tally> {
         let index = slot_of(ts_ms, self.slot_ms);
         let position = index.rem_euclid(SLOTS_PER_WINDOW) as usize;
-        let (held, tally) = &mut self.slots[position];
+        let (held, tally) = &mut self.slots.get_mut()[position];
         if index > *held {
             *held = index;
-            tally.clear();
+            tally.clear_with(Tally::clear);
         }
-        (index == *held).then_some(tally)
+        (index == *held).then(|| tally.get_mut())
     }
 
     /// Adds the slots covered at clock `now_ms` into `into`.
@@ -362,9 +367,10 @@ impl Ring {
         let first = last - (SLOTS_PER_WINDOW - 1);
         let covered: Vec<&Tally> = self
             .slots
+            .get()
             .iter()
             .filter(|(index, _)| (first..=last).contains(index))
-            .map(|(_, tally)| tally)
+            .map(|(_, tally)| tally.get())
             .collect();
         into.merge_all(&covered);
     }
