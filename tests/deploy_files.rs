@@ -224,15 +224,15 @@ fn the_compose_stack_is_valid_and_every_deskpulse_setting_exists() {
 
     // Prometheus: its config and the shipped rules where the container has
     // them, checked by promtool, and scraping exactly the instances.
-    let prometheus = services
-        .iter()
-        .find(|(_, s)| {
-            s["image"]
-                .as_str()
-                .is_some_and(|i| i.starts_with("prom/prometheus:"))
-        })
-        .map(|(name, _)| string(name, "a service name"))
-        .expect("a Prometheus service");
+    // The name of the service whose image starts with `image`.
+    let service_of = |image: &str| {
+        services
+            .iter()
+            .find(|(_, s)| s["image"].as_str().is_some_and(|i| i.starts_with(image)))
+            .map(|(name, _)| string(name, "a service name"))
+            .unwrap_or_else(|| panic!("a service of the image {image}"))
+    };
+    let prometheus = service_of("prom/prometheus:");
     let root = compose_root(&compose, &prometheus);
     let config = root.path("/etc/prometheus/prometheus.yml");
     let check = promtool(&["check", "config", config.to_str().expect("UTF-8")], None);
@@ -277,15 +277,7 @@ fn the_compose_stack_is_valid_and_every_deskpulse_setting_exists() {
 
     // Grafana gets the provisioning and the dashboards where the
     // provisioning's dashboard provider looks.
-    let grafana = services
-        .iter()
-        .find(|(_, s)| {
-            s["image"]
-                .as_str()
-                .is_some_and(|i| i.starts_with("grafana/"))
-        })
-        .map(|(name, _)| string(name, "a service name"))
-        .expect("a Grafana service");
+    let grafana = service_of("grafana/");
     // Grafana: each provisioned dashboard provider reads a mounted folder
     // of dashboards; each datasource is a compose service, on its port.
     let root = compose_root(&compose, &grafana);

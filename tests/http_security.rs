@@ -394,8 +394,8 @@ fn a_tls_handshake_that_never_completes_is_closed_after_the_header_timeout() {
 }
 
 #[test]
-fn the_scrape_configs_of_docs_security_md_pass_promtool() {
-    let doc = std::fs::read_to_string("docs/security.md").expect("docs/security.md is read");
+fn the_scrape_configs_of_the_readme_pass_promtool() {
+    let doc = std::fs::read_to_string("README.md").expect("README.md is read");
     let configs: Vec<&str> = doc
         .split("```yaml\n")
         .skip(1)

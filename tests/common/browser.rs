@@ -103,9 +103,7 @@ impl Browser {
             });
         }
         drop(port_tx);
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
+        let agent = super::http_client(Duration::from_secs(60))
             .build()
             .new_agent();
         let mut browser = Browser {

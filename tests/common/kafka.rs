@@ -427,9 +427,7 @@ impl Deskpulse {
         // process ended) before the address line, the wait below ends at
         // once instead of after its timeout.
         drop(found);
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
+        let agent = super::http_client(Duration::from_secs(30))
             .build()
             .new_agent();
         match address.recv_timeout(Duration::from_secs(60)) {

@@ -17,6 +17,30 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{json, Map, Value};
 
+/// The files directly in the repository's folder `dir` whose names end in
+/// `.ext`, sorted; at least one.
+pub fn files_in(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .{ext} file in {}", dir.display());
+    files
+}
+
+/// The settings of the tests' HTTP clients: an error status is a
+/// response to check, not an error, and `timeout` bounds a whole request.
+pub fn http_client(
+    timeout: std::time::Duration,
+) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+}
+
 /// A fixed instant well in the past (2023-11-14T22:13:20Z), so that no
 /// test event is ever `future_ts` against the wall clock.
 pub const T0: i64 = 1_700_000_000_000;

@@ -58,22 +58,10 @@ pub fn promtool(args: &[&str], stdin: Option<&str>) -> Promtool {
     }
 }
 
-fn yml_in(dir: &str) -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "yml"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no .yml file in {}", dir.display());
-    files
-}
-
 /// The shipped rule files: every `.yml` file directly in deploy/prometheus/,
 /// so that a new one is checked without being listed anywhere.
 pub fn rule_files() -> Vec<PathBuf> {
-    yml_in("deploy/prometheus")
+    super::files_in("deploy/prometheus", "yml")
 }
 
 /// How many rules, alerting and recording, the shipped rule files hold.
@@ -90,7 +78,7 @@ pub fn shipped_rules() -> usize {
 /// The promtool unit tests of the rules: every `.yml` file in
 /// deploy/prometheus/tests/.
 pub fn rule_tests() -> Vec<PathBuf> {
-    yml_in("deploy/prometheus/tests")
+    super::files_in("deploy/prometheus/tests", "yml")
 }
 
 pub fn read(path: &PathBuf) -> String {
@@ -186,9 +174,7 @@ impl Prometheus {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("prometheus {MISSING} ({e})"));
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
+        let agent = super::http_client(Duration::from_secs(10))
             .build()
             .new_agent();
         let mut prometheus = Prometheus {

@@ -76,10 +76,8 @@ impl Authority {
             .root_certs(RootCerts::new_with_certs(&[ca]))
             .unversioned_rustls_crypto_provider(ring())
             .build();
-        ureq::Agent::config_builder()
+        super::http_client(Duration::from_secs(30))
             .tls_config(tls)
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .new_agent()
     }

@@ -34,13 +34,7 @@ pub struct Dashboard {
 
 /// Every `.json` file in deploy/grafana/dashboards/, parsed.
 pub fn dashboards() -> Vec<Dashboard> {
-    let dir = path("deploy/grafana/dashboards");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let files = crate::common::files_in("deploy/grafana/dashboards", "json");
     files
         .into_iter()
         .map(|file| {
