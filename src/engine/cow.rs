@@ -50,6 +50,7 @@ impl<T: Default> Default for Part<T> {
 }
 
 impl<T: Clone + Default> Part<T> {
+    #[inline]
     pub fn get(&self) -> &T {
         match self {
             Part::Owned(value) => value,
@@ -57,15 +58,26 @@ impl<T: Clone + Default> Part<T> {
         }
     }
 
-    /// Owns the value again, copying it only if a copy still holds it.
+    // Inline, with the rare unsharing kept out of line: called out of line
+    // on every window slot and map part written, this was some 300
+    // instructions an event.
+    #[inline]
     pub fn get_mut(&mut self) -> &mut T {
-        if let Part::Shared(shared) = self {
-            let shared = std::mem::take(shared);
-            *self = Part::Owned(Arc::try_unwrap(shared).unwrap_or_else(|s| (*s).clone()));
+        if let Part::Shared(_) = self {
+            self.unshare();
         }
         match self {
             Part::Owned(value) => value,
             Part::Shared(shared) => Arc::make_mut(shared),
+        }
+    }
+
+    /// Owns the value again, copying it only if a copy still holds it.
+    #[cold]
+    #[inline(never)]
+    fn unshare(&mut self) {
+        if let Part::Shared(shared) = std::mem::replace(self, Part::Owned(T::default())) {
+            *self = Part::Owned(Arc::try_unwrap(shared).unwrap_or_else(|s| (*s).clone()));
         }
     }
 
@@ -87,6 +99,7 @@ impl<T: Clone + Default> Part<T> {
 impl<T: Clone + Default> Part<T> {
     /// Empties it with `clear`, which keeps an owned value's allocations;
     /// a shared one is let go rather than copied to be emptied.
+    #[inline]
     pub fn clear_with(&mut self, clear: impl FnOnce(&mut T)) {
         match self {
             Part::Owned(value) => clear(value),
@@ -123,11 +136,13 @@ impl<T: Default> Default for Parts<T> {
 }
 
 impl<T: Clone + Default> Parts<T> {
+    #[inline]
     pub fn of(&self, id: u64) -> &T {
         self.parts[part_of(id)].get()
     }
 
     /// Part of `id`, copied first if a checkpoint holds it.
+    #[inline]
     pub fn of_mut(&mut self, id: u64) -> &mut T {
         self.parts[part_of(id)].get_mut()
     }
