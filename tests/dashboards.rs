@@ -171,37 +171,21 @@ fn the_dashboards_and_provisioning_are_what_grafana_loads() {
         );
     }
 
-    let source = read(&path(
-        "deploy/grafana/provisioning/datasources/deskpulse.yml",
-    ));
-    assert_eq!(
-        values_of(&source, "type"),
-        ["prometheus"],
-        "the datasource's type"
-    );
-    assert_eq!(
-        values_of(&source, "uid"),
-        ["prometheus"],
-        "the datasource's uid"
-    );
-    assert_eq!(
-        values_of(&source, "url"),
-        ["http://prometheus:9090"],
-        "the datasource's url"
-    );
-    let provider = read(&path(
-        "deploy/grafana/provisioning/dashboards/deskpulse.yml",
-    ));
-    assert_eq!(
-        values_of(&provider, "type"),
-        ["file"],
-        "the dashboard provider's type"
-    );
-    assert_eq!(
-        values_of(&provider, "path"),
-        ["/var/lib/grafana/dashboards/deskpulse"],
-        "the dashboard provider's path"
-    );
+    let datasource = "deploy/grafana/provisioning/datasources/deskpulse.yml";
+    let provider = "deploy/grafana/provisioning/dashboards/deskpulse.yml";
+    for (file, key, expected) in [
+        (datasource, "type", "prometheus"),
+        (datasource, "uid", "prometheus"),
+        (datasource, "url", "http://prometheus:9090"),
+        (provider, "type", "file"),
+        (provider, "path", "/var/lib/grafana/dashboards/deskpulse"),
+    ] {
+        assert_eq!(
+            values_of(&read(&path(file)), key),
+            [expected],
+            "{file}: {key}"
+        );
+    }
 }
 
 #[test]
