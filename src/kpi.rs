@@ -1,11 +1,9 @@
 //! KPI formulas (SPEC §2, §7): the one place where a windowed KPI is
 //! computed from what a window counted.
 
+use crate::engine::cow::FlatIdMap;
 use crate::engine::sla::policy::Kind as SlaKind;
 use crate::engine::windows::{hdr_layout, Count, OutcomeTally, SparseHistogram, Tally};
-use crate::engine::IdHasher;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
 /// Quantiles exported for every windowed duration summary.
 pub const QUANTILES: [f64; 4] = [0.5, 0.9, 0.95, 0.99];
@@ -80,7 +78,7 @@ impl CustomerCounts {
     pub fn of(tally: &Tally) -> CustomerCounts {
         // The ids are hashes already: counting them in a map is cheaper
         // than sorting them.
-        let mut tickets: HashMap<u64, u64, BuildHasherDefault<IdHasher>> = HashMap::default();
+        let mut tickets: FlatIdMap<u64> = FlatIdMap::default();
         tickets.reserve(tally.customers.len());
         for &id in tally.customers.iter() {
             *tickets.entry(id).or_default() += 1;

@@ -167,12 +167,14 @@ impl<T: Clone + Default> Parts<T> {
     }
 }
 
-type Map<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+/// A plain map keyed by id hash: one part of an [`IdMap`], or a scratch
+/// map that no checkpoint copies.
+pub type FlatIdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// A map keyed by id hash, in copy-on-write parts.
 #[derive(Debug, Clone)]
 pub struct IdMap<V> {
-    parts: Parts<Map<V>>,
+    parts: Parts<FlatIdMap<V>>,
 }
 
 impl<V> Default for IdMap<V> {
@@ -218,11 +220,11 @@ impl<V: Clone> IdMap<V> {
     }
 
     pub fn len(&self) -> usize {
-        self.parts.iter().map(Map::len).sum()
+        self.parts.iter().map(FlatIdMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.parts.iter().all(Map::is_empty)
+        self.parts.iter().all(FlatIdMap::is_empty)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&u64, &V)> {
