@@ -83,6 +83,7 @@ pub fn run(
             requests,
             config.metrics.prefix.clone(),
             security,
+            config.http.header_read_timeout,
             shutdown,
         )?
     };

@@ -21,7 +21,7 @@ use base64::Engine as _;
 use common::kafka::{eventually, topic, Deskpulse};
 use common::tls::{pid_with_argument, Authority};
 use common::{Metrics, TempFile};
-use deskpulse::serve::HEADER_READ_TIMEOUT;
+use deskpulse::config::HttpConfig;
 
 /// Given to every deskpulse of this test process through its environment.
 const TOKEN: &str = "bearer-Zq81-never-logged";
@@ -371,12 +371,13 @@ fn a_tls_handshake_that_never_completes_is_closed_after_the_header_timeout() {
         })
         .collect();
     let opened = Instant::now();
+    let timeout = HttpConfig::default().header_read_timeout;
     // Meanwhile a full client is served at once.
     assert_eq!(s.get("/healthz", None).0, 200);
     let margin = Duration::from_secs(10);
     for mut stream in stalled {
         stream
-            .set_read_timeout(Some(HEADER_READ_TIMEOUT + margin))
+            .set_read_timeout(Some(timeout + margin))
             .expect("a read timeout");
         let mut byte = [0u8; 64];
         let closed = match stream.read(&mut byte) {
@@ -387,8 +388,8 @@ fn a_tls_handshake_that_never_completes_is_closed_after_the_header_timeout() {
         let after = opened.elapsed();
         assert!(closed, "a stalled handshake still open after {after:?}");
         assert!(
-            after >= HEADER_READ_TIMEOUT - Duration::from_secs(1),
-            "closed after {after:?}, before the {HEADER_READ_TIMEOUT:?} timeout"
+            after >= timeout - Duration::from_secs(1),
+            "closed after {after:?}, before the {timeout:?} timeout"
         );
     }
 }

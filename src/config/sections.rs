@@ -99,6 +99,10 @@ pub struct KafkaConfig {
 pub struct HttpConfig {
     /// Address of /metrics, /healthz, /readyz, /api/v1/kpis and the wallboard.
     pub listen: SocketAddr,
+    /// How long a client has to send a request's headers (and finish a
+    /// TLS handshake) before its connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
     /// PEM certificate chain and private key: HTTPS with both, plain HTTP
     /// with neither. Read again on SIGHUP and when either file changes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,6 +254,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 9750)),
+            header_read_timeout: Duration::from_secs(5),
             tls_cert_file: None,
             tls_key_file: None,
             bearer_token_file: None,

@@ -262,6 +262,7 @@ fn kafka_validation() {
         ("kafka.dead_letter_topic", "", "kafka.dead_letter_topic"),
         ("kafka.dead_letter_topic", "support-events", "kafka.topics"),
         ("kafka.startup_timeout", "0s", "kafka.startup_timeout"),
+        ("http.header_read_timeout", "0s", "http.header_read_timeout"),
     ] {
         let err = resolve(&[], &[(key, value)]).unwrap_err();
         assert!(err.to_string().contains(needle), "{key}={value}: {err}");

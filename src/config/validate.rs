@@ -229,6 +229,9 @@ impl HttpConfig {
                 ));
             }
         }
+        if self.header_read_timeout.is_zero() {
+            return invalid("http.header_read_timeout must be more than 0, e.g. \"5s\"".into());
+        }
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
             return invalid(
                 "http.tls_cert_file and http.tls_key_file go together: set both (PEM files) for HTTPS, or neither".into(),

@@ -1,6 +1,6 @@
 //! Accepting and serving HTTP connections, with the limits a server open
-//! to any client needs: a client gets a few seconds to send each
-//! request's headers, a request head is at most 16 KiB, and at most
+//! to any client needs: a client gets a few seconds
+//! (`http.header_read_timeout`) to send each request's headers, a request head is at most 16 KiB, and at most
 //! 4,096 connections are served at once. Without the first, a client
 //! that never finished its headers held its connection for ever, and a
 //! thousand such clients held a thousand. Under TLS the handshake gets
@@ -20,10 +20,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-/// How long a client has to send a request's headers, on a kept-alive
-/// connection too, before its connection is closed. Prometheus and
-/// browsers send theirs at once.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// A longer request head is answered 431; every endpoint is a GET.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Connections served at once, to bound file descriptors and memory; one
@@ -34,11 +30,14 @@ const MAX_CONNECTIONS: usize = 4096;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Serves `app`, over TLS with `tls`, until `shutdown` completes, then
-/// lets open requests finish, for at most the header timeout.
+/// lets open requests finish, for at most the header timeout. A client
+/// has `header_timeout` to send each request's headers, on a kept-alive
+/// connection too.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<TlsAcceptor>,
+    header_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
@@ -64,11 +63,13 @@ pub async fn serve(
             // A client that goes away, breaks the protocol or fails the
             // handshake ends only its own connection.
             match tls {
-                None => serve_connection(stream, app, watcher).await,
+                None => serve_connection(stream, app, header_timeout, watcher).await,
                 Some(tls) => {
-                    let handshake = tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(stream));
+                    let handshake = tokio::time::timeout(header_timeout, tls.accept(stream));
                     match handshake.await {
-                        Ok(Ok(stream)) => serve_connection(stream, app, watcher).await,
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, app, header_timeout, watcher).await
+                        }
                         Ok(Err(error)) => tracing::debug!(%error, "HTTP: TLS handshake failed"),
                         Err(_) => tracing::debug!("HTTP: TLS handshake timed out"),
                     }
@@ -79,18 +80,18 @@ pub async fn serve(
     }
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(HEADER_READ_TIMEOUT) => {}
+        () = tokio::time::sleep(header_timeout) => {}
     }
     Ok(())
 }
 
-async fn serve_connection<S>(stream: S, app: Router, watcher: Watcher)
+async fn serve_connection<S>(stream: S, app: Router, header_timeout: Duration, watcher: Watcher)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
     let _ = watcher.watch(connection).await;

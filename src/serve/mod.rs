@@ -27,7 +27,6 @@ mod auth;
 mod connections;
 mod tls;
 use auth::Credentials;
-pub use connections::HEADER_READ_TIMEOUT;
 use tls::{Certificate, Hangups};
 
 const WALLBOARD: &str = include_str!("wallboard.html");
@@ -90,6 +89,7 @@ pub fn serve(
     requests: Sender<Request>,
     prefix: String,
     security: Security,
+    header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<impl Future<Output = std::io::Result<()>>> {
     let tls = match &security.certificate {
@@ -120,7 +120,13 @@ pub fn serve(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(endpoints);
-    Ok(connections::serve(listener, app, tls, shutdown))
+    Ok(connections::serve(
+        listener,
+        app,
+        tls,
+        header_read_timeout,
+        shutdown,
+    ))
 }
 
 impl Endpoints {
