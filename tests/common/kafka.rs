@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -324,6 +326,9 @@ pub fn eventually(what: &str, context: impl Fn() -> String, mut done: impl FnMut
 /// A running `deskpulse run` or `deskpulse demo`; killed when dropped.
 pub struct Deskpulse {
     child: Child,
+    /// The child's `TMPDIR` (where a demo keeps its checkpoints), removed
+    /// with it: a killed demo cannot remove its own.
+    scratch: PathBuf,
     pub base: String,
     stderr: Arc<Mutex<String>>,
     /// One message from each output reader thread when its pipe closes.
@@ -331,9 +336,10 @@ pub struct Deskpulse {
     agent: ureq::Agent,
 }
 
-/// The state directory of this test process's deskpulse instances.
-pub fn test_state_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("deskpulse-test-state-{}", std::process::id()))
+/// The state directory of this test process's deskpulse instances, under
+/// the build's own scratch directory rather than the system's.
+pub fn test_state_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("test-state-{}", std::process::id()))
 }
 
 pub struct Response {
@@ -384,9 +390,16 @@ impl Deskpulse {
     /// Starts the binary and waits for the line, on stdout or stderr, that
     /// `address_in` finds the HTTP address in.
     fn start(args: &[&str], address_in: fn(&str) -> Option<String>) -> Deskpulse {
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "deskpulse-{}-{}",
+            std::process::id(),
+            UNIQUE.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&scratch).expect("a scratch directory");
         let mut child = Command::new(env!("CARGO_BIN_EXE_deskpulse"))
             .args(args)
             .env("RUST_LOG", "info")
+            .env("TMPDIR", &scratch)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -433,6 +446,7 @@ impl Deskpulse {
         match address.recv_timeout(Duration::from_secs(60)) {
             Ok(base) => Deskpulse {
                 child,
+                scratch,
                 base,
                 stderr,
                 readers_done,
@@ -441,6 +455,7 @@ impl Deskpulse {
             Err(why) => {
                 let _ = child.kill();
                 let status = child.wait();
+                let _ = std::fs::remove_dir_all(&scratch);
                 let why = match why {
                     mpsc::RecvTimeoutError::Timeout => "did not start serving within 60 s",
                     mpsc::RecvTimeoutError::Disconnected => "exited before serving",
@@ -562,5 +577,6 @@ impl Drop for Deskpulse {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
