@@ -1,10 +1,11 @@
 //! Accepting and serving HTTP connections, with the limits a server open
 //! to any client needs: a client gets a few seconds
-//! (`http.header_read_timeout`) to send each request's headers, a request head is at most 16 KiB, and at most
-//! 4,096 connections are served at once. Without the first, a client
-//! that never finished its headers held its connection for ever, and a
-//! thousand such clients held a thousand. Under TLS the handshake gets
-//! the same few seconds, so a client that never finishes it is closed too.
+//! (`http.header_read_timeout`) to send each request's headers, a request
+//! head is at most 16 KiB, and at most 4,096 connections are served at
+//! once. Without the first, a client that never finished its headers
+//! held its connection for ever, and a thousand such clients held a
+//! thousand. Under TLS the handshake gets the same few seconds, so a
+//! client that never finishes it is closed too.
 
 use std::future::Future;
 use std::sync::Arc;
