@@ -30,8 +30,9 @@ fn generated(config: GeneratorConfig, events: usize) -> Vec<String> {
 fn replayed(config: &Config, lines: &[String]) -> Engine {
     let mut engine = Engine::new(config);
     for line in lines {
-        let _ = engine.apply(line.as_bytes(), WALL_MS);
+        let _ = engine.apply_in_batch(line.as_bytes(), WALL_MS);
     }
+    engine.end_batch();
     let rejected = &engine.health().rejected;
     assert!(
         rejected.is_empty(),
@@ -98,8 +99,9 @@ fn apply(c: &mut Criterion) {
                 || Engine::new(config),
                 |mut engine| {
                     for line in &lines {
-                        let _ = engine.apply(black_box(line.as_bytes()), WALL_MS);
+                        let _ = engine.apply_in_batch(black_box(line.as_bytes()), WALL_MS);
                     }
+                    engine.end_batch();
                     // Returned, so that dropping the engine is not timed.
                     engine
                 },
@@ -115,13 +117,14 @@ fn apply(c: &mut Criterion) {
 /// on both sides of a round; prints the median of the rounds' ratios and
 /// their range. Criterion's two estimates come from runs seconds apart.
 fn paired_ratio(lines: &[String], config: &Config, sla_config: &Config) {
-    const ROUNDS: usize = 15;
+    const ROUNDS: usize = 75;
     let time = |config: &Config| {
         let mut engine = Engine::new(config);
         let started = Instant::now();
         for line in lines {
-            let _ = engine.apply(black_box(line.as_bytes()), WALL_MS);
+            let _ = engine.apply_in_batch(black_box(line.as_bytes()), WALL_MS);
         }
+        engine.end_batch();
         let elapsed = started.elapsed().as_secs_f64();
         drop(black_box(engine));
         elapsed

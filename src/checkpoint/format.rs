@@ -17,7 +17,7 @@ use super::store::PartitionName;
 use crate::engine::State;
 
 /// Bumped whenever the encoded form or the engine's `State` changes shape.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 const MAGIC: &[u8; 4] = b"DPCK";
 /// zstd's fastest levels keep writing cheap; state compresses well anyway.
 const ZSTD_LEVEL: i32 = 1;

@@ -33,6 +33,7 @@ use interactions::Interaction;
 use labels::LabelSet;
 use rules::KpiRules;
 use sla::clocks::Sla;
+use sla::hooks::Steps;
 use tickets::Ticket;
 use windows::{Tally, WindowSet};
 
@@ -145,6 +146,8 @@ pub struct Engine {
     /// what a partition counted stays with the process that counted it.
     cumulative: Cumulative,
     health: Health,
+    /// SLA work of the open batch's events, not yet run (`sla::hooks`).
+    sla_steps: Steps,
 }
 
 /// Everything the events built and nothing the config gives: what a
@@ -232,6 +235,7 @@ impl Engine {
             },
             cumulative: Cumulative::default(),
             health: Health::default(),
+            sla_steps: Steps::default(),
         }
     }
 
@@ -247,6 +251,15 @@ impl Engine {
     /// Applies one input line. `wall_ms` is the wall clock, used only for
     /// the `future_ts` check. A rejected line changes nothing but its counter.
     pub fn apply(&mut self, line: &[u8], wall_ms: i64) -> Result<Applied, Reject> {
+        let result = self.apply_in_batch(line, wall_ms);
+        self.end_batch();
+        result
+    }
+
+    /// [`Engine::apply`] within a batch of lines: the line's SLA work may
+    /// wait for [`Engine::end_batch`], which the caller runs after the
+    /// batch and before it reads the engine.
+    pub fn apply_in_batch(&mut self, line: &[u8], wall_ms: i64) -> Result<Applied, Reject> {
         // Input is UTF-8 JSON (SPEC §1); anything else is not JSON. One
         // check of the whole line is cheaper than serde_json's per string.
         let result = std::str::from_utf8(line)
@@ -301,11 +314,11 @@ impl Engine {
             }
         }
         self.state.clock_ms = self.state.clock_ms.max(ts);
-        // Every deadline before the clock has fired (SPEC §4.4); the
-        // event's own ticket caught up before its event applied.
-        self.advance(self.state.clock_ms);
+        self.run_sla_if_full();
         self.state.dedup.remember(id, ts, self.state.clock_ms);
         if self.state.clock_ms >= self.state.next_sweep_ms {
+            // The tickets it releases take their clocks with them.
+            self.end_batch();
             self.sweep();
             self.state.next_sweep_ms = self.state.clock_ms.saturating_add(SWEEP_EVERY_MS);
         }
@@ -323,7 +336,7 @@ impl Engine {
             |t| t.is_resolved() && t.resolved_ms < resolved_before,
             |id, t| {
                 if let Some(slot) = t.sla {
-                    sla.release(id, slot, &t.sla_terms());
+                    sla.release(id, slot);
                 }
             },
         );
@@ -552,7 +565,7 @@ mod tests {
     fn ticket_state_stays_small() {
         // SLA clocks (40 bytes, SPEC §4.5 allows about 100) are boxed
         // beside it.
-        assert_eq!(std::mem::size_of::<sla::clocks::TicketClocks>(), 40);
+        assert_eq!(std::mem::size_of::<sla::clocks::TicketClocks>(), 48);
         assert!(
             std::mem::size_of::<Ticket>() <= 80,
             "{}",

@@ -16,6 +16,7 @@ impl Engine {
     /// in microseconds: the large parts are shared copy-on-write (`cow`), and of
     /// the SLA part only the saved clocks are copied, not the timer.
     pub fn checkpoint_copy(&mut self) -> State {
+        self.end_batch();
         let s = &mut self.state;
         State {
             clock_ms: s.clock_ms,
@@ -47,7 +48,7 @@ impl Engine {
         let clocks = state
             .tickets
             .iter()
-            .filter_map(|(&id, t)| t.sla.map(|slot| (id, slot, t.sla_terms())));
+            .filter_map(|(&id, t)| t.sla.map(|slot| (id, slot)));
         state.sla = Sla::restored(fresh, saved, clocks);
         engine.state = state;
         engine

@@ -84,6 +84,7 @@ pub struct HealthSeries {
 impl Engine {
     /// The state at `now_ms`: the event-time clock in replay, wall time live.
     pub fn snapshot(&self, now_ms: i64) -> Snapshot {
+        debug_assert!(self.sla_steps.is_empty(), "read within a batch");
         let mut window_names = self.settings.window_names.clone();
         if self.settings.today_zone.is_some() {
             window_names.push("today".to_owned());

@@ -4,7 +4,8 @@
 
 use super::cumulative::{TicketCounter, TicketDims};
 use super::rules::KpiRules;
-use super::sla::clocks::{NewTicket, Terms};
+use super::sla::clocks::{Terms, TicketClocks, TicketId};
+use super::sla::hooks::Op;
 use super::sla::policy::Kind as SlaKind;
 use super::windows::{Count, Timer};
 use super::{At, Engine, NEVER, NO_AGENT};
@@ -55,15 +56,22 @@ impl Ticket {
         }
     }
 
-    /// The SLA kinds it still awaits (SPEC §4.2): no public reply yet, an
-    /// unanswered customer reply, no first resolution; none once resolved.
-    pub(super) fn sla_awaits(&self) -> [bool; 3] {
+    /// The SLA step of a change to its status, priority or queue; with
+    /// `reselect`, its policy is chosen again (SPEC §4.2).
+    fn sla_change(&self, reselect: bool) -> Op {
         let open = !self.is_resolved();
-        [
-            open && self.first_reply_ms == NEVER,
-            open && self.waiting_since_ms != NEVER,
-            open && !self.first_resolution_done,
-        ]
+        Op::Change {
+            after: self.sla_terms(),
+            reselect,
+            // The kinds it still awaits, for clocks a new policy starts: no
+            // public reply yet, an unanswered customer reply, no first
+            // resolution; none once resolved.
+            awaits: [
+                open && self.first_reply_ms == NEVER,
+                open && self.waiting_since_ms != NEVER,
+                open && !self.first_resolution_done,
+            ],
+        }
     }
 }
 
@@ -71,9 +79,6 @@ impl Engine {
     /// Applies a ticket event; events of other domains change nothing here.
     pub(super) fn apply_ticket(&mut self, kind: Kind<'_>, at: At) -> Result<(), Reject> {
         let ts = at.ts;
-        if let Some(ticket) = open_ticket_of(&kind) {
-            self.sla_catch_up(ticket, at);
-        }
         match kind {
             Kind::TicketCreated {
                 ticket,
@@ -86,6 +91,11 @@ impl Engine {
             } => {
                 if self.state.tickets.contains_key(&ticket) {
                     return Err(Reject::DuplicateTicket);
+                }
+                // A ticket of this id closed in this batch: its deadlines
+                // must find its own clocks, not the new ticket's.
+                if self.sla_steps.closing(ticket) {
+                    self.end_batch();
                 }
                 let mut t = Ticket {
                     created_ms: ts,
@@ -105,14 +115,16 @@ impl Engine {
                     sla: None,
                 };
                 if self.settings.sla_on {
-                    let new = NewTicket {
-                        id: ticket,
-                        name: &ticket_id,
-                        queue: self.state.queues.name(t.queue),
+                    t.sla = self.state.sla.hold(TicketClocks::default());
+                    let (name, long_name) = TicketId::kept(&ticket_id);
+                    let create = Op::Create {
+                        name,
+                        long_name,
+                        queue: t.queue,
                         channel,
+                        terms: t.sla_terms(),
                     };
-                    let clocks = self.state.sla.create(new, &t.sla_terms(), ts);
-                    t.sla = self.state.sla.hold(clocks);
+                    self.queue_sla(ticket, t.sla, at, create);
                 }
                 self.cumulative
                     .count_ticket(t.dims(), TicketCounter::Created);
@@ -139,13 +151,14 @@ impl Engine {
                     .tickets
                     .get_mut(&ticket)
                     .ok_or(Reject::UnknownTicket)?;
-                let before = t.sla_terms();
+                let before = t.queue;
                 t.agent = agent;
                 if let Some(q) = queue {
                     t.queue = q;
                 }
-                if before.queue != t.queue {
-                    self.sla_change(ticket, before, true, at);
+                if before != t.queue {
+                    let (slot, change) = (t.sla, t.sla_change(true));
+                    self.queue_sla(ticket, slot, at, change);
                 }
             }
             Kind::AgentReplied {
@@ -171,7 +184,8 @@ impl Engine {
                 } else {
                     (Timer::FirstResponse, NEVER)
                 };
-                let (dims, queue, needs_agent) = (t.dims(), t.queue, t.agent == NO_AGENT);
+                let (dims, queue, needs_agent, slot) =
+                    (t.dims(), t.queue, t.agent == NO_AGENT, t.sla);
                 if needs_agent {
                     let id = self.state.agent_labels.intern(&agent);
                     if let Some(t) = self.state.tickets.get_mut(&ticket) {
@@ -184,9 +198,7 @@ impl Engine {
                         Timer::NextReply => SlaKind::NextReply,
                         _ => SlaKind::FirstResponse,
                     };
-                    self.sla_op(ticket, at, |sla, c, terms| {
-                        sla.stop(ticket, c, terms, kind, true, ts)
-                    });
+                    self.queue_sla(ticket, slot, at, Op::Stop(kind));
                 }
             }
             Kind::CustomerReplied { ticket } => {
@@ -203,9 +215,8 @@ impl Engine {
                         t.waiting_since_ms = ts;
                     }
                     if starts_clock {
-                        self.sla_op(ticket, at, |sla, c, terms| {
-                            sla.start(ticket, c, terms, SlaKind::NextReply, ts)
-                        });
+                        let slot = t.sla;
+                        self.queue_sla(ticket, slot, at, Op::Start(SlaKind::NextReply));
                     }
                 }
             }
@@ -215,9 +226,9 @@ impl Engine {
                     .tickets
                     .get_mut(&ticket)
                     .ok_or(Reject::UnknownTicket)?;
-                let before = t.sla_terms();
                 t.status = status;
-                self.sla_change(ticket, before, false, at);
+                let (slot, change) = (t.sla, t.sla_change(false));
+                self.queue_sla(ticket, slot, at, change);
             }
             Kind::TicketUpdated {
                 ticket,
@@ -231,12 +242,13 @@ impl Engine {
                 let queue = queue.map(|q| self.state.queues.intern(&q));
                 let category = category.map(|c| self.state.categories.intern(&c));
                 if let Some(t) = self.state.tickets.get_mut(&ticket) {
-                    let before = t.sla_terms();
+                    let before = (t.priority, t.queue);
                     t.priority = priority.unwrap_or(t.priority);
                     t.queue = queue.unwrap_or(t.queue);
                     t.category = category.unwrap_or(t.category);
-                    if (before.priority, before.queue) != (t.priority, t.queue) {
-                        self.sla_change(ticket, before, true, at);
+                    if before != (t.priority, t.queue) {
+                        let (slot, change) = (t.sla, t.sla_change(true));
+                        self.queue_sla(ticket, slot, at, change);
                     }
                 }
             }
@@ -266,16 +278,10 @@ impl Engine {
                     t.public_replies,
                     t.customer_replied_after_reply,
                 );
-                let (dims, queue, category, agent, created) =
-                    (t.dims(), t.queue, t.category, t.agent, t.created_ms);
+                let (dims, queue, category, agent, created, slot) =
+                    (t.dims(), t.queue, t.category, t.agent, t.created_ms, t.sla);
                 self.cumulative.count_ticket(dims, TicketCounter::Resolved);
-                // A resolution ends the reply clocks without a verdict and
-                // judges the resolution clock (SPEC §4.2).
-                self.sla_op(ticket, at, |sla, c, terms| {
-                    sla.stop(ticket, c, terms, SlaKind::FirstResponse, false, ts);
-                    sla.stop(ticket, c, terms, SlaKind::NextReply, false, ts);
-                    sla.stop(ticket, c, terms, SlaKind::Resolution, true, ts);
-                });
+                self.queue_sla(ticket, slot, at, Op::Resolve);
                 if agent != NO_AGENT {
                     *self.cumulative.agent_resolutions.entry(agent).or_default() += 1;
                 }
@@ -312,11 +318,10 @@ impl Engine {
                 if !t.is_resolved() {
                     return Ok(());
                 }
-                let before = t.sla_terms();
                 t.resolved_ms = NEVER;
                 t.status = TicketStatus::Open;
-                let (dims, queue) = (t.dims(), t.queue);
-                self.sla_change(ticket, before, false, at);
+                let (dims, queue, slot, change) = (t.dims(), t.queue, t.sla, t.sla_change(false));
+                self.queue_sla(ticket, slot, at, change);
                 self.cumulative.count_ticket(dims, TicketCounter::Reopened);
                 self.record(at, Some(queue), None, |tally| tally.add(Count::Reopened, 1));
             }
@@ -326,9 +331,7 @@ impl Engine {
                     .tickets
                     .remove(&ticket)
                     .ok_or(Reject::UnknownTicket)?;
-                if let Some(slot) = t.sla {
-                    self.state.sla.release(ticket, slot, &t.sla_terms());
-                }
+                self.queue_sla(ticket, t.sla, at, Op::Release);
             }
             _ => {}
         }
@@ -339,20 +342,5 @@ impl Engine {
         let ms = ms.max(0) as u64;
         self.cumulative.observe_ticket(dims, timer, ms);
         self.record(at, Some(queue), None, |tally| tally.observe(timer, ms));
-    }
-}
-
-/// The ticket an event changes, for the ticket events that need it open.
-fn open_ticket_of(kind: &Kind) -> Option<u64> {
-    match *kind {
-        Kind::TicketAssigned { ticket, .. }
-        | Kind::AgentReplied { ticket, .. }
-        | Kind::CustomerReplied { ticket }
-        | Kind::StatusChanged { ticket, .. }
-        | Kind::TicketUpdated { ticket, .. }
-        | Kind::Resolved { ticket, .. }
-        | Kind::Reopened { ticket }
-        | Kind::Closed { ticket } => Some(ticket),
-        _ => None,
     }
 }

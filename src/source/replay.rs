@@ -92,7 +92,7 @@ pub fn replay(
         if summary.lines % PROGRESS_EVERY == 0 {
             progress(summary.lines);
         }
-        match engine.apply(&buffer, wall_ms()) {
+        match engine.apply_in_batch(&buffer, wall_ms()) {
             Ok(Applied::Accepted { late, .. }) => {
                 summary.accepted += 1;
                 summary.late += late as u64;
@@ -105,6 +105,7 @@ pub fn replay(
             }
         }
     }
+    engine.end_batch();
     summary.rejected = crate::decode::Reject::ALL
         .iter()
         .map(|r| (r.as_str(), rejected[*r as usize]))

@@ -332,7 +332,7 @@ impl Worker {
             shard.pass_counted(item.offset);
             let wall = wall_ms();
             let payload = &batch.bytes[item.payload.clone()];
-            match shard.engine.apply(payload, wall) {
+            match shard.engine.apply_in_batch(payload, wall) {
                 Ok(Applied::Accepted { ts_ms, .. }) => {
                     let delay = wall.saturating_sub(ts_ms).max(0) as u64;
                     shard.delay.observe(DELAY_BUCKETS, delay);
@@ -359,6 +359,10 @@ impl Worker {
                 .progress
                 .applied_next
                 .store(item.offset + 1, Ordering::Release);
+        }
+        // The SLA work of the batch runs per partition, after its events.
+        for shard in self.shards.values_mut() {
+            shard.engine.end_batch();
         }
         batch.clear();
         let _ = self.spent.send(batch);

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::calendar::{Calendar, CALENDAR_HORIZON_MS};
 use super::policy::{Kind, Policy, SlaRules};
-use crate::decode::{Priority, TicketStatus};
+use crate::decode::{Channel, Priority, TicketStatus};
+use crate::engine::cumulative::TicketDims;
 use crate::engine::IdMap;
 pub use slots::Slot;
 use slots::Slots;
@@ -32,8 +33,11 @@ const FLAGS: u8 = 7;
 const MAX_COUNTED_MS: i64 = (1 << 37) - 1;
 const NO_POLICY: u8 = u8::MAX;
 
-/// The SLA part of a ticket's state: 40 bytes in a slot of [`Sla`]'s
-/// (SPEC §4.5 allows about 100 bytes).
+/// The SLA part of a ticket's state: 48 bytes in a slot of [`Sla`]'s
+/// (SPEC §4.5 allows about 100 bytes). It holds the terms and channel its
+/// clocks run under, so that a deadline fires without the ticket: the
+/// engine runs the SLA work of a batch of events after the batch (see
+/// `hooks`), when the ticket may have changed again or be gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketClocks {
     /// The last change: every running clock is settled up to here, and
@@ -47,14 +51,15 @@ pub struct TicketClocks {
     /// Per kind: flags, and counted time above 32 bits.
     state: [u8; 3],
     policy: u8,
+    channel: Channel,
+    terms: Terms,
     ticket: TicketId,
 }
 
 /// A ticket id of at most 8 bytes, kept inline for the exemplars of its
 /// breaches (SPEC §4.5); a longer one (or one with a NUL) is kept in
-/// [`Sla`]'s map of long ids instead. The box of [`TicketClocks`] has these
-/// 8 bytes free: a longer inline id would take a 64-byte block, 16 bytes
-/// more for every ticket rather than only for those with long ids.
+/// [`Sla`]'s map of long ids instead: a longer inline id would cost every
+/// ticket, rather than only those with long ids.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketId([u8; 8]);
 
@@ -69,6 +74,13 @@ impl TicketId {
         TicketId(bytes)
     }
 
+    /// The id inline, and a copy of it when it does not fit.
+    pub fn kept(id: &str) -> (TicketId, Option<Box<str>>) {
+        let inline = TicketId::new(id);
+        let long = (inline.as_str().is_none() && !id.is_empty()).then(|| id.into());
+        (inline, long)
+    }
+
     /// The id, if it was short enough to keep.
     pub fn as_str(&self) -> Option<&str> {
         let len = self.0.iter().position(|&b| b == 0).unwrap_or(8);
@@ -78,18 +90,19 @@ impl TicketId {
     }
 }
 
-/// A ticket being created: its hash and id as sent, and what chooses its
-/// policy.
-#[derive(Debug, Clone, Copy)]
+/// A ticket being created: its hash and id as sent (inline, or in
+/// `long_name` when it does not fit), and what chooses its policy.
+#[derive(Debug, Clone)]
 pub struct NewTicket<'a> {
     pub id: u64,
-    pub name: &'a str,
+    pub name: TicketId,
+    pub long_name: Option<Box<str>>,
     pub queue: &'a str,
-    pub channel: crate::decode::Channel,
+    pub channel: Channel,
 }
 
 /// What a ticket's clocks are judged by at a moment.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Terms {
     pub priority: Priority,
     pub status: TicketStatus,
@@ -143,6 +156,12 @@ impl Default for TicketClocks {
             counted_lo: [0; 3],
             state: [0; 3],
             policy: NO_POLICY,
+            channel: Channel::Other,
+            terms: Terms {
+                priority: Priority::Normal,
+                status: TicketStatus::Open,
+                queue: 0,
+            },
             ticket: TicketId::default(),
         }
     }
@@ -158,6 +177,15 @@ impl TicketClocks {
     /// The ticket's id if it is short enough to be kept inline.
     pub fn ticket_id(&self) -> TicketId {
         self.ticket
+    }
+
+    /// The ticket's labels as its clocks last saw them.
+    pub fn dims(&self) -> TicketDims {
+        TicketDims {
+            channel: self.channel,
+            priority: self.terms.priority,
+            queue: self.terms.queue,
+        }
     }
 
     fn running(&self, kind: Kind) -> bool {
@@ -225,8 +253,8 @@ impl Sla {
 
     /// Drops the clocks of ticket `id` (see [`Sla::drop_all`]) and frees
     /// their slot.
-    pub fn release(&mut self, id: u64, slot: Slot, t: &Terms) {
-        self.with_clocks(slot, |sla, c| sla.drop_all(id, c, t));
+    pub fn release(&mut self, id: u64, slot: Slot) {
+        self.with_clocks(slot, |sla, c| sla.drop_all(id, c));
         self.slots.release(slot);
     }
 
@@ -250,14 +278,14 @@ impl Sla {
 
     /// The clock's target; one beyond what counted time holds counts as
     /// that long (4.3 years), so that counting and target stay in step.
-    fn target(&self, c: &TicketClocks, t: &Terms, kind: Kind) -> Option<i64> {
+    fn target(&self, c: &TicketClocks, kind: Kind) -> Option<i64> {
         self.policy(c)
-            .and_then(|p| p.target(t.priority, kind))
+            .and_then(|p| p.target(c.terms.priority, kind))
             .map(|ms| ms.min(MAX_COUNTED_MS))
     }
 
-    fn counting(&self, c: &TicketClocks, t: &Terms) -> bool {
-        self.policy(c).is_some_and(|p| !p.pauses(t.status))
+    fn counting(&self, c: &TicketClocks) -> bool {
+        self.policy(c).is_some_and(|p| !p.pauses(c.terms.status))
     }
 
     /// Open time in `[from, to)` under the ticket's policy.
@@ -297,11 +325,12 @@ impl Sla {
     }
 
     /// Sets or clears flag `f` of a clock, keeping the gauges in step.
-    fn set(&mut self, c: &mut TicketClocks, queue: u16, kind: Kind, f: u8, on: bool) {
+    fn set(&mut self, c: &mut TicketClocks, kind: Kind, f: u8, on: bool) {
         if c.flag(kind, f) == on {
             return;
         }
         c.state[kind as usize] ^= f;
+        let queue = c.terms.queue;
         match f {
             BREACHED => Self::gauge(&mut self.breached, queue, kind, on),
             AT_RISK => Self::gauge(&mut self.at_risk, queue, kind, on),
@@ -312,9 +341,9 @@ impl Sla {
     /// Brings every running clock's counted time up to `now` (never
     /// before the last change) under the terms in force until now.
     #[inline(never)]
-    fn settle(&mut self, c: &mut TicketClocks, t: &Terms, now: i64) -> i64 {
+    fn settle(&mut self, c: &mut TicketClocks, now: i64) -> i64 {
         let now = now.max(c.since_ms);
-        if self.counting(c, t) {
+        if self.counting(c) {
             let counted = self.count(c, c.since_ms, now);
             for kind in Kind::ALL {
                 if c.running(kind) {
@@ -326,62 +355,66 @@ impl Sla {
         now
     }
 
-    /// A new ticket: chooses its policy and starts the first-response and
-    /// resolution clocks its target sets.
+    /// A new ticket under `terms`: chooses its policy and starts the
+    /// first-response and resolution clocks its target sets.
     #[inline(never)]
-    pub fn create(&mut self, ticket: NewTicket, t: &Terms, now: i64) -> TicketClocks {
-        let (id, name) = (ticket.id, ticket.name);
+    pub fn create(&mut self, ticket: NewTicket, terms: Terms, now: i64) -> TicketClocks {
         let mut c = TicketClocks {
             since_ms: now,
             policy: self
                 .rules
                 .choose(ticket.queue, ticket.channel)
                 .map_or(NO_POLICY, |p| p as u8),
-            ticket: TicketId::new(name),
+            channel: ticket.channel,
+            terms,
+            ticket: ticket.name,
             ..TicketClocks::default()
         };
-        if c.ticket.as_str().is_none() && !name.is_empty() {
-            self.long_ids.insert(id, name.into());
+        if let Some(long) = ticket.long_name {
+            self.long_ids.insert(ticket.id, long);
         }
         for kind in [Kind::FirstResponse, Kind::Resolution] {
-            if self.target(&c, t, kind).is_some() {
+            if self.target(&c, kind).is_some() {
                 c.begin(kind);
             }
         }
-        self.review(id, &mut c, t, now);
+        self.review(ticket.id, &mut c, now);
         c
     }
 
     /// Starts a clock of `kind` now if it has a target and is not running
     /// (a customer reply awaiting an answer starts a next-reply clock).
     #[inline(never)]
-    pub fn start(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, kind: Kind, now: i64) {
-        let now = self.settle(c, t, now);
-        if !c.running(kind) && self.target(c, t, kind).is_some() {
+    pub fn start(&mut self, id: u64, c: &mut TicketClocks, kind: Kind, now: i64) {
+        let now = self.settle(c, now);
+        if !c.running(kind) && self.target(c, kind).is_some() {
             c.begin(kind);
         }
-        self.review(id, c, t, now);
+        self.review(id, c, now);
     }
 
     /// Stops a clock: with a verdict (met, or late after its breach) when
     /// `judged`, else dropped (a resolution stops the reply clocks).
     #[inline(never)]
-    pub fn stop(
-        &mut self,
-        id: u64,
-        c: &mut TicketClocks,
-        t: &Terms,
-        kind: Kind,
-        judged: bool,
-        now: i64,
-    ) {
-        let now = self.settle(c, t, now);
-        self.end(c, t, kind, judged, now);
-        self.review(id, c, t, now);
+    pub fn stop(&mut self, id: u64, c: &mut TicketClocks, kind: Kind, judged: bool, now: i64) {
+        let now = self.settle(c, now);
+        self.end(c, kind, judged, now);
+        self.review(id, c, now);
+    }
+
+    /// A resolution: ends the reply clocks without a verdict and judges
+    /// the resolution clock (SPEC §4.2).
+    #[inline(never)]
+    pub fn resolve(&mut self, id: u64, c: &mut TicketClocks, now: i64) {
+        let now = self.settle(c, now);
+        self.end(c, Kind::FirstResponse, false, now);
+        self.end(c, Kind::NextReply, false, now);
+        self.end(c, Kind::Resolution, true, now);
+        self.review(id, c, now);
     }
 
     #[inline(never)]
-    fn end(&mut self, c: &mut TicketClocks, t: &Terms, kind: Kind, judged: bool, now: i64) {
+    fn end(&mut self, c: &mut TicketClocks, kind: Kind, judged: bool, now: i64) {
         if !c.running(kind) {
             return;
         }
@@ -389,7 +422,7 @@ impl Sla {
         let breached = c.flag(kind, BREACHED);
         if judged {
             let business_ms = self.policy(c).and_then(|p| p.calendar).map(|_| counted);
-            let target = self.target(c, t, kind).unwrap_or(i64::MAX);
+            let target = self.target(c, kind).unwrap_or(i64::MAX);
             self.verdicts.push(if breached || counted > target {
                 Verdict::StoppedLate { kind, business_ms }
             } else {
@@ -400,8 +433,8 @@ impl Sla {
                 }
             });
         }
-        self.set(c, t.queue, kind, BREACHED, false);
-        self.set(c, t.queue, kind, AT_RISK, false);
+        self.set(c, kind, BREACHED, false);
+        self.set(c, kind, AT_RISK, false);
         c.state[kind as usize] = 0;
         c.counted_lo[kind as usize] = 0;
     }
@@ -409,9 +442,9 @@ impl Sla {
     /// Every clock of ticket `id` dropped without a verdict
     /// (`ticket.closed`, or the ticket released), its timer entry and
     /// long id with them.
-    pub fn drop_all(&mut self, id: u64, c: &mut TicketClocks, t: &Terms) {
+    pub fn drop_all(&mut self, id: u64, c: &mut TicketClocks) {
         for kind in Kind::ALL {
-            self.end(c, t, kind, false, c.since_ms);
+            self.end(c, kind, false, c.since_ms);
         }
         if c.scheduled_ms != NONE {
             self.timer.cancel(c.scheduled_ms, id);
@@ -427,23 +460,22 @@ impl Sla {
             .or_else(|| self.long_ids.get(&id).map(|name| &**name))
     }
 
-    /// The ticket's status, priority or queue changes from `before` to
-    /// `after`; with `reselect`, the policy is chosen again (SPEC §4.2),
-    /// and `awaits` says which kinds the ticket still awaits, for clocks
-    /// the new policy starts.
-    #[allow(clippy::too_many_arguments)]
+    /// The ticket's status, priority or queue changes to `after`; with
+    /// `reselect` (the ticket's queue name), the policy is chosen again
+    /// (SPEC §4.2), and `awaits` says which kinds the ticket still awaits,
+    /// for clocks the new policy starts.
     #[inline(never)]
     pub fn change(
         &mut self,
         id: u64,
         c: &mut TicketClocks,
-        before: &Terms,
-        after: &Terms,
-        reselect: Option<(&str, crate::decode::Channel)>,
+        after: Terms,
+        reselect: Option<&str>,
         awaits: [bool; 3],
         now: i64,
     ) {
-        let now = self.settle(c, before, now);
+        let now = self.settle(c, now);
+        let before = std::mem::replace(&mut c.terms, after);
         // Gauges follow the ticket to its new queue.
         if before.queue != after.queue {
             for kind in Kind::ALL {
@@ -455,17 +487,17 @@ impl Sla {
                 }
             }
         }
-        if let Some((queue, channel)) = reselect {
+        if let Some(queue) = reselect {
             c.policy = self
                 .rules
-                .choose(queue, channel)
+                .choose(queue, c.channel)
                 .map_or(NO_POLICY, |p| p as u8);
             for kind in Kind::ALL {
-                match (c.running(kind), self.target(c, after, kind)) {
-                    (true, None) => self.end(c, after, kind, false, now),
+                match (c.running(kind), self.target(c, kind)) {
+                    (true, None) => self.end(c, kind, false, now),
                     (true, Some(target)) => {
                         if !c.flag(kind, BREACHED) && c.counted(kind) > target {
-                            self.breach(c, after, kind, now);
+                            self.breach(c, kind, now);
                         }
                     }
                     (false, Some(_)) if awaits[kind as usize] => c.begin(kind),
@@ -473,26 +505,26 @@ impl Sla {
                 }
             }
         }
-        self.review(id, c, after, now);
+        self.review(id, c, now);
     }
 
-    fn breach(&mut self, c: &mut TicketClocks, t: &Terms, kind: Kind, at_ms: i64) {
-        self.set(c, t.queue, kind, AT_RISK, false);
-        self.set(c, t.queue, kind, BREACHED, true);
+    fn breach(&mut self, c: &mut TicketClocks, kind: Kind, at_ms: i64) {
+        self.set(c, kind, AT_RISK, false);
+        self.set(c, kind, BREACHED, true);
         self.verdicts.push(Verdict::Breached { kind, at_ms });
     }
 
     /// Fires what is due at `now` for the ticket (at risk, breaches, each
     /// at its own instant) and schedules its next entry.
     #[inline(never)]
-    fn review(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, now: i64) {
+    fn review(&mut self, id: u64, c: &mut TicketClocks, now: i64) {
         let mut next = NONE;
-        let counting = self.counting(c, t);
+        let counting = self.counting(c);
         for kind in Kind::ALL {
             if !c.running(kind) || c.flag(kind, BREACHED) {
                 continue;
             }
-            let Some(target) = self.target(c, t, kind) else {
+            let Some(target) = self.target(c, kind) else {
                 continue;
             };
             let counted = c.counted(kind);
@@ -510,13 +542,13 @@ impl Sla {
             } else if !counting {
                 NONE
             } else if risk_floor > now {
-                self.set(c, t.queue, kind, AT_RISK, false);
+                self.set(c, kind, AT_RISK, false);
                 next = next.min(risk_floor);
                 continue;
             } else {
                 self.run_out(c, c.since_ms, threshold - counted, false)
             };
-            self.set(c, t.queue, kind, AT_RISK, risk_at <= now);
+            self.set(c, kind, AT_RISK, risk_at <= now);
             if !counting {
                 continue;
             }
@@ -530,7 +562,7 @@ impl Sla {
             }
             let deadline = self.run_out(c, c.since_ms, target - counted, true);
             if deadline < now {
-                self.breach(c, t, kind, deadline);
+                self.breach(c, kind, deadline);
             } else {
                 next = next.min(deadline.saturating_add(1));
             }
@@ -566,25 +598,25 @@ impl Sla {
     /// Fires what of this ticket fell due by `now`, before an event of it
     /// is applied at `now`: its clocks are judged in the order of events.
     #[inline(never)]
-    pub fn catch_up(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, now: i64) {
+    pub fn catch_up(&mut self, id: u64, c: &mut TicketClocks, now: i64) {
         while c.scheduled_ms <= now {
             let at = c.scheduled_ms;
             // Fired here, not popped: the entry must not come up again.
             self.timer.cancel(at, id);
-            self.fire(id, c, t, at);
+            self.fire(id, c, at);
         }
     }
 
     /// Fires a ticket's entry that came due at `at`; one that is not the
     /// ticket's (its schedule moved since) does nothing.
     #[inline(never)]
-    pub fn fire(&mut self, id: u64, c: &mut TicketClocks, t: &Terms, at: i64) {
+    pub fn fire(&mut self, id: u64, c: &mut TicketClocks, at: i64) {
         if c.scheduled_ms != at {
             return;
         }
         c.scheduled_ms = NONE;
         // Firing is not a change: counted time stays settled at `since`.
-        self.review(id, c, t, at);
+        self.review(id, c, at);
     }
 }
 

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Kind, Sla, Slot, Slots, Terms, AT_RISK, BREACHED, NONE};
+use super::{Kind, Sla, Slot, Slots, AT_RISK, BREACHED, NONE};
 use crate::engine::IdMap;
 
 #[derive(Serialize)]
@@ -54,19 +54,14 @@ impl Sla {
     }
 
     /// `fresh`'s rules and calendars with `saved`'s clocks, the timer and
-    /// gauges rebuilt from every ticket's clocks (`tickets`: id, slot and
-    /// terms).
-    pub fn restored(
-        fresh: Sla,
-        saved: Sla,
-        tickets: impl Iterator<Item = (u64, Slot, Terms)>,
-    ) -> Sla {
+    /// gauges rebuilt from every ticket's clocks (`tickets`: id and slot).
+    pub fn restored(fresh: Sla, saved: Sla, tickets: impl Iterator<Item = (u64, Slot)>) -> Sla {
         let mut sla = Sla {
             slots: saved.slots,
             long_ids: saved.long_ids,
             ..fresh
         };
-        for (id, slot, terms) in tickets {
+        for (id, slot) in tickets {
             let c = sla.slots.get(slot);
             if c.scheduled_ms != NONE {
                 sla.timer.push(c.scheduled_ms, id);
@@ -74,7 +69,7 @@ impl Sla {
             for kind in Kind::ALL {
                 for (flag, gauge) in [(BREACHED, &mut sla.breached), (AT_RISK, &mut sla.at_risk)] {
                     if c.flag(kind, flag) {
-                        Sla::gauge(gauge, terms.queue, kind, true);
+                        Sla::gauge(gauge, c.terms.queue, kind, true);
                     }
                 }
             }

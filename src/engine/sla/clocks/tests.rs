@@ -9,7 +9,7 @@ const MIN: i64 = 60_000;
 /// Tickets with their clocks, driven as the engine drives them.
 struct Desk {
     sla: Sla,
-    tickets: HashMap<u64, (TicketClocks, Terms)>,
+    tickets: HashMap<u64, TicketClocks>,
     verdicts: Vec<Verdict>,
 }
 
@@ -38,8 +38,8 @@ impl Desk {
     /// Fires every entry due by `now`, in order (SPEC §4.4).
     fn advance(&mut self, now: i64) {
         while let Some((at, id)) = self.sla.pop_due(now) {
-            if let Some((c, t)) = self.tickets.get_mut(&id) {
-                self.sla.fire(id, c, t, at);
+            if let Some(c) = self.tickets.get_mut(&id) {
+                self.sla.fire(id, c, at);
                 self.verdicts.append(&mut self.sla.verdicts);
             }
         }
@@ -47,56 +47,49 @@ impl Desk {
 
     fn create(&mut self, id: u64, priority: Priority, now: i64) {
         self.advance(now);
-        let t = terms(priority);
-        let name = format!("T{id}");
+        let (name, long_name) = TicketId::kept(&format!("T{id}"));
         let ticket = NewTicket {
             id,
-            name: &name,
+            name,
+            long_name,
             queue: "support",
             channel: Channel::Email,
         };
-        let c = self.sla.create(ticket, &t, now);
+        let c = self.sla.create(ticket, terms(priority), now);
         self.take();
-        self.tickets.insert(id, (c, t));
+        self.tickets.insert(id, c);
     }
 
     /// What the engine does before an event of ticket `id` at `now`.
     fn catch_up(&mut self, id: u64, now: i64) {
-        let (c, t) = self.tickets.get_mut(&id).expect("ticket");
-        self.sla.catch_up(id, c, t, now);
+        let c = self.tickets.get_mut(&id).expect("ticket");
+        self.sla.catch_up(id, c, now);
         self.take();
     }
 
     fn stop(&mut self, id: u64, kind: Kind, judged: bool, now: i64) {
         self.advance(now);
-        let (c, t) = self.tickets.get_mut(&id).expect("ticket");
-        self.sla.stop(id, c, t, kind, judged, now);
+        let c = self.tickets.get_mut(&id).expect("ticket");
+        self.sla.stop(id, c, kind, judged, now);
         self.take();
     }
 
     fn status(&mut self, id: u64, status: TicketStatus, now: i64) {
         self.advance(now);
-        let (c, t) = self.tickets.get_mut(&id).expect("ticket");
-        let after = Terms { status, ..*t };
-        self.sla.change(id, c, t, &after, None, [false; 3], now);
-        *t = after;
+        let c = self.tickets.get_mut(&id).expect("ticket");
+        let after = Terms { status, ..c.terms };
+        self.sla.change(id, c, after, None, [false; 3], now);
         self.take();
     }
 
     fn priority(&mut self, id: u64, priority: Priority, awaits: [bool; 3], now: i64) {
         self.advance(now);
-        let (c, t) = self.tickets.get_mut(&id).expect("ticket");
-        let after = Terms { priority, ..*t };
-        self.sla.change(
-            id,
-            c,
-            t,
-            &after,
-            Some(("support", Channel::Email)),
-            awaits,
-            now,
-        );
-        *t = after;
+        let c = self.tickets.get_mut(&id).expect("ticket");
+        let after = Terms {
+            priority,
+            ..c.terms
+        };
+        self.sla.change(id, c, after, Some("support"), awaits, now);
         self.take();
     }
 
@@ -271,8 +264,8 @@ fn dropped_clocks_have_no_verdict() {
     let mut d = Desk::new(PLAIN);
     d.create(1, Priority::Normal, 0);
     d.stop(1, Kind::FirstResponse, false, 10 * MIN);
-    let (c, t) = d.tickets.get_mut(&1).expect("ticket");
-    d.sla.drop_all(1, c, t);
+    let c = d.tickets.get_mut(&1).expect("ticket");
+    d.sla.drop_all(1, c);
     assert_eq!(
         d.sla.pop_due(i64::MAX),
         None,
@@ -441,15 +434,16 @@ fn cancelled_entries_are_compacted_away() {
 #[test]
 fn a_ticket_id_up_to_8_bytes_is_inline_and_a_longer_one_kept_beside() {
     let mut sla = Desk::new(PLAIN).sla;
-    let t = terms(Priority::Normal);
     let mut create = |id: u64, name: &str| {
+        let (name, long_name) = TicketId::kept(name);
         let ticket = NewTicket {
             id,
             name,
+            long_name,
             queue: "support",
             channel: Channel::Email,
         };
-        (id, sla.create(ticket, &t, 0))
+        (id, sla.create(ticket, terms(Priority::Normal), 0))
     };
     let (short, accented, long, nul) = (
         create(1, "T123456"),
@@ -464,7 +458,7 @@ fn a_ticket_id_up_to_8_bytes_is_inline_and_a_longer_one_kept_beside() {
     assert_eq!(sla.ticket_name(long.0, &long.1), Some("ZD-2026-000123456"));
     assert_eq!(sla.ticket_name(nul.0, &nul.1), Some("T\0"));
     let (id, mut c) = long;
-    sla.drop_all(id, &mut c, &t);
+    sla.drop_all(id, &mut c);
     assert_eq!(sla.ticket_name(id, &c), None, "released with its clocks");
 }
 
