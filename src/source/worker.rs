@@ -162,9 +162,9 @@ struct Shard {
     /// Read to the high watermark of its last fetch, and no message
     /// since: its deadlines fire by the wall clock. While it reads a
     /// backlog they fire only by its event-time clock (the engine does
-    /// that after each accepted event), so that a reply still waiting in
-    /// the backlog is judged at its own `ts`, not breached for being late
-    /// to arrive.
+    /// that before each event's SLA step, at the end of each batch), so
+    /// that a reply still waiting in the backlog is judged at its own
+    /// `ts`, not breached for being late to arrive.
     caught_up: bool,
     /// The offset the last checkpoint resumes at, and when it was taken.
     checkpointed_next: Option<i64>,
