@@ -563,8 +563,8 @@ mod tests {
 
     #[test]
     fn ticket_state_stays_small() {
-        // SLA clocks (40 bytes, SPEC §4.5 allows about 100) are boxed
-        // beside it.
+        // SLA clocks (48 bytes, SPEC §4.5 allows about 100) are kept in
+        // a vector of slots beside it.
         assert_eq!(std::mem::size_of::<sla::clocks::TicketClocks>(), 48);
         assert!(
             std::mem::size_of::<Ticket>() <= 80,

@@ -361,12 +361,11 @@ impl Sla {
         self.review(id, c, now);
     }
 
-    /// Stops a clock: with a verdict (met, or late after its breach) when
-    /// `judged`, else dropped (a resolution stops the reply clocks).
+    /// Stops a clock with a verdict: met, or late after its breach.
     #[inline(never)]
-    pub fn stop(&mut self, id: u64, c: &mut TicketClocks, kind: Kind, judged: bool, now: i64) {
+    pub fn stop(&mut self, id: u64, c: &mut TicketClocks, kind: Kind, now: i64) {
         let now = self.settle(c, now);
-        self.end(c, kind, judged, now);
+        self.end(c, kind, true, now);
         self.review(id, c, now);
     }
 

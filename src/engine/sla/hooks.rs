@@ -2,15 +2,15 @@
 //! timer, and counts what they decide under the ticket's labels.
 //!
 //! An event's SLA step waits in a queue, and the queue runs in event order
-//! at the end of the batch of events (or once it holds
-//! [`STEPS_PER_RUN`]). Run between the rest of each event's work, the
-//! clock code pushed the engine's hot loop out of the instruction cache;
-//! run together, both stay in it (figures in the README's Design). Each
-//! step sees what it saw when it ran at once: before it the timer fires
-//! every deadline up to the clock its event found (SPEC §4.4), a clock
-//! keeps the terms it runs under, and the windows are placed by event
-//! time, not by when a step runs. Nothing reads the SLA state while a
-//! batch is open: [`Engine::end_batch`] closes it.
+//! at the end of the batch of events (or once it holds `STEPS_PER_RUN`).
+//! Run between the rest of each event's work, the clock code pushed the
+//! engine's hot loop out of the instruction cache; run together, both
+//! stay in it (figures in the README's Design). Each step sees what it
+//! would have seen run at once: before it the timer fires every deadline
+//! up to the clock its event found (SPEC §4.4), a clock keeps the terms it
+//! runs under, and the windows are placed by event time, not by when a
+//! step runs. Nothing reads the SLA state while a batch is open:
+//! [`Engine::end_batch`] closes it.
 
 use super::clocks::{NewTicket, Sla, Slot, Terms, TicketClocks, TicketId, Verdict};
 use super::policy::Kind;
@@ -21,7 +21,7 @@ use crate::engine::{At, Engine};
 
 /// Steps queued before they run: enough to keep the clock code in the
 /// cache for a run, few enough (some 10 KB) to stay in the data cache.
-pub const STEPS_PER_RUN: usize = 128;
+const STEPS_PER_RUN: usize = 128;
 
 /// What an event does to its ticket's clocks.
 #[derive(Debug, Clone)]
@@ -168,9 +168,9 @@ impl Engine {
             Op::Start(kind) => {
                 self.on_clocks(ticket, slot, at, |sla, c| sla.start(ticket, c, kind, now))
             }
-            Op::Stop(kind) => self.on_clocks(ticket, slot, at, |sla, c| {
-                sla.stop(ticket, c, kind, true, now)
-            }),
+            Op::Stop(kind) => {
+                self.on_clocks(ticket, slot, at, |sla, c| sla.stop(ticket, c, kind, now))
+            }
             Op::Resolve => self.on_clocks(ticket, slot, at, |sla, c| sla.resolve(ticket, c, now)),
             Op::Change {
                 after,

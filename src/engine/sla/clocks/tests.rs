@@ -67,10 +67,10 @@ impl Desk {
         self.take();
     }
 
-    fn stop(&mut self, id: u64, kind: Kind, judged: bool, now: i64) {
+    fn stop(&mut self, id: u64, kind: Kind, now: i64) {
         self.advance(now);
         let c = self.tickets.get_mut(&id).expect("ticket");
-        self.sla.stop(id, c, kind, judged, now);
+        self.sla.stop(id, c, kind, now);
         self.take();
     }
 
@@ -140,11 +140,11 @@ fn a_reply_at_the_deadline_is_met_and_one_ms_later_is_a_breach() {
     let mut d = Desk::new(PLAIN);
     d.create(1, Priority::Normal, 0);
     d.create(2, Priority::Normal, 0);
-    d.stop(1, Kind::FirstResponse, true, 60 * MIN);
+    d.stop(1, Kind::FirstResponse, 60 * MIN);
     assert_eq!(d.met(Kind::FirstResponse), vec![60 * MIN]);
     assert!(d.breaches(Kind::FirstResponse).is_empty());
     // Ticket 2 replies 1 ms later: its breach fires first, at the deadline.
-    d.stop(2, Kind::FirstResponse, true, 60 * MIN + 1);
+    d.stop(2, Kind::FirstResponse, 60 * MIN + 1);
     assert_eq!(d.breaches(Kind::FirstResponse), vec![60 * MIN]);
     assert_eq!(
         d.met(Kind::FirstResponse).len(),
@@ -224,7 +224,7 @@ fn a_priority_change_retargets_and_breaches_at_once_when_already_over() {
     // Back to normal: the breach is never undone, the clock stops late,
     // and a resolution clock starts now for the unresolved ticket.
     d.priority(1, Priority::Normal, [false, false, true], 100 * 60 * MIN);
-    d.stop(1, Kind::FirstResponse, true, 101 * 60 * MIN);
+    d.stop(1, Kind::FirstResponse, 101 * 60 * MIN);
     assert!(d.met(Kind::FirstResponse).is_empty());
     assert_eq!(
         d.verdicts.last(),
@@ -263,7 +263,6 @@ low = { first_response = "10h" }
 fn dropped_clocks_have_no_verdict() {
     let mut d = Desk::new(PLAIN);
     d.create(1, Priority::Normal, 0);
-    d.stop(1, Kind::FirstResponse, false, 10 * MIN);
     let c = d.tickets.get_mut(&1).expect("ticket");
     d.sla.drop_all(1, c);
     assert_eq!(
@@ -306,7 +305,7 @@ fn business_hours_move_the_deadline_and_record_counted_time() {
     d.create(2, Priority::Normal, friday);
     d.advance(monday_0955);
     assert!(d.breaches(Kind::FirstResponse).is_empty());
-    d.stop(1, Kind::FirstResponse, true, monday_0955);
+    d.stop(1, Kind::FirstResponse, monday_0955);
     assert_eq!(
         d.verdicts.last(),
         Some(&Verdict::Met {
@@ -394,7 +393,7 @@ hours = { mon = ["00:00-24:00"], tue = ["00:00-24:00"], wed = ["00:00-24:00"], t
     d.advance(MAX_COUNTED_MS + 1);
     assert_eq!(d.breaches(Kind::Resolution), vec![MAX_COUNTED_MS]);
     // Late by far more than counted time holds: it stops at the most.
-    d.stop(1, Kind::Resolution, true, 2 * MAX_COUNTED_MS);
+    d.stop(1, Kind::Resolution, 2 * MAX_COUNTED_MS);
     assert_eq!(
         d.verdicts.last(),
         Some(&Verdict::StoppedLate {
@@ -474,8 +473,8 @@ fn a_span_beyond_the_calendar_horizon_saturates() {
     let mut d = Desk::new(&toml);
     d.create(1, Priority::Normal, monday);
     d.create(2, Priority::Normal, monday);
-    d.stop(1, Kind::Resolution, true, monday + 3997 * day);
-    d.stop(2, Kind::Resolution, true, monday + 4001 * day);
+    d.stop(1, Kind::Resolution, monday + 3997 * day);
+    d.stop(2, Kind::Resolution, monday + 4001 * day);
     let business: Vec<Option<i64>> = d
         .verdicts
         .iter()

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub struct TicketId([u8; 8]);
 
 impl TicketId {
-    pub fn new(id: &str) -> TicketId {
+    fn new(id: &str) -> TicketId {
         let mut bytes = [0; 8];
         if let Some(inline) = bytes.get_mut(..id.len()) {
             if !id.as_bytes().contains(&0) {
